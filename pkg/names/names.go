@@ -1,0 +1,32 @@
+// Package names is the one place where the names of the objects csclr
+// generates are made, so that no name is built twice (Knative's names where
+// Knative has them: knative-contract.md, 1.6).
+package names
+
+import "knative.dev/pkg/kmeta"
+
+// Revision-owned objects.
+
+// Deployment is the name of a revision's Deployment.
+func Deployment(revision string) string { return kmeta.ChildName(revision, "-deployment") }
+
+// PrivateService is the name of the Service selecting a revision's pods.
+func PrivateService(revision string) string { return kmeta.ChildName(revision, "-private") }
+
+// PublicService is the name of the selectorless Service (and its
+// EndpointSlice's owner) that routes to a revision's pods or the activator.
+func PublicService(revision string) string { return revision }
+
+// ScaledObject is the name of a revision's KEDA ScaledObject.
+func ScaledObject(revision string) string { return revision }
+
+// Route-owned objects.
+
+// RouteService is the name of a Route's apex (ClusterIP) Service.
+func RouteService(route string) string { return route }
+
+// HTTPRoute is the name of a Route's Gateway API HTTPRoute.
+func HTTPRoute(route string) string { return route }
+
+// Ingress is the name of a Route's Ingress.
+func Ingress(route string) string { return route }
