@@ -1,0 +1,142 @@
+package config
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apiscfg "knative.dev/serving/pkg/apis/config"
+	routecfg "knative.dev/serving/pkg/reconciler/route/config"
+)
+
+func configMap(name string, data map[string]string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: DefaultSystemNamespace, Name: name}, Data: data}
+}
+
+func TestDefault(t *testing.T) {
+	c := Default()
+	if got := c.Network.DefaultIngressClass; got != DefaultIngressClass {
+		t.Errorf("ingress class = %q, want %q", got, DefaultIngressClass)
+	}
+	if got := c.Domain.LookupDomainForLabels(nil); got != "svc.cluster.local" {
+		t.Errorf("default domain = %q, want svc.cluster.local", got)
+	}
+	if got := c.Defaults.RevisionTimeoutSeconds; got != 300 {
+		t.Errorf("revision timeout = %d, want 300", got)
+	}
+	if got := c.GC.MinNonActiveRevisions; got != 20 {
+		t.Errorf("gc min-non-active-revisions = %d, want 20", got)
+	}
+	if got := c.Deployment.ProgressDeadline; got != 600*time.Second {
+		t.Errorf("progress deadline = %v, want 600s", got)
+	}
+	if got := c.Network.TagTemplate; got != "{{.Tag}}-{{.Name}}" {
+		t.Errorf("tag template = %q", got)
+	}
+}
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		cm      *corev1.ConfigMap
+		wantErr bool
+		check   func(*testing.T, *Config)
+	}{{
+		name: "defaults override",
+		cm:   configMap(DefaultsName, map[string]string{"revision-timeout-seconds": "100"}),
+		check: func(t *testing.T, c *Config) {
+			if c.Defaults.RevisionTimeoutSeconds != 100 {
+				t.Errorf("timeout = %d, want 100", c.Defaults.RevisionTimeoutSeconds)
+			}
+		},
+	}, {
+		name: "ingress class from config-network",
+		cm:   configMap(NetworkName, map[string]string{"ingress-class": "nginx"}),
+		check: func(t *testing.T, c *Config) {
+			if c.Network.DefaultIngressClass != "nginx" {
+				t.Errorf("class = %q, want nginx", c.Network.DefaultIngressClass)
+			}
+		},
+	}, {
+		name: "config-network without ingress class keeps csclr's",
+		cm:   configMap(NetworkName, map[string]string{"domain-template": "{{.Name}}-{{.Namespace}}.{{.Domain}}"}),
+		check: func(t *testing.T, c *Config) {
+			if c.Network.DefaultIngressClass != DefaultIngressClass {
+				t.Errorf("class = %q, want %q", c.Network.DefaultIngressClass, DefaultIngressClass)
+			}
+		},
+	}, {
+		name: "domain",
+		cm:   configMap(DomainName, map[string]string{"example.com": ""}),
+		check: func(t *testing.T, c *Config) {
+			if got := c.Domain.LookupDomainForLabels(nil); got != "example.com" {
+				t.Errorf("domain = %q, want example.com", got)
+			}
+		},
+	}, {
+		name:    "invalid gc",
+		cm:      configMap(GCName, map[string]string{"min-non-active-revisions": "-1"}),
+		wantErr: true,
+	}, {
+		name:    "invalid autoscaler",
+		cm:      configMap(AutoscalerName, map[string]string{"container-concurrency-target-percentage": "nope"}),
+		wantErr: true,
+	}, {
+		name:    "unknown name",
+		cm:      configMap("config-other", nil),
+		wantErr: true,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := Default()
+			got, err := base.Parse(tc.cm)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Parse() error = %v, wantErr %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			tc.check(t, got)
+		})
+	}
+}
+
+func TestStoreKeepsLastGood(t *testing.T) {
+	s := NewStore(DefaultSystemNamespace)
+	var changed []string
+	s.OnChange(func(name string) { changed = append(changed, name) })
+	if err := s.Apply(configMap(GCName, map[string]string{"min-non-active-revisions": "5"})); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Apply(configMap(GCName, map[string]string{"min-non-active-revisions": "-1"})); err == nil {
+		t.Fatal("want an error for a negative min-non-active-revisions")
+	}
+	if got := s.Load().GC.MinNonActiveRevisions; got != 5 {
+		t.Errorf("after an invalid update min = %d, want the last good 5", got)
+	}
+	if len(changed) != 1 || changed[0] != GCName {
+		t.Errorf("listeners saw %v, want [%s]", changed, GCName)
+	}
+	// A deleted ConfigMap arrives as an empty one: back to defaults.
+	if err := s.Apply(configMap(GCName, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Load().GC.MinNonActiveRevisions; got != 20 {
+		t.Errorf("after reset min = %d, want 20", got)
+	}
+}
+
+func TestToContext(t *testing.T) {
+	s := NewStore(DefaultSystemNamespace)
+	if err := s.Apply(configMap(DefaultsName, map[string]string{"revision-timeout-seconds": "42"})); err != nil {
+		t.Fatal(err)
+	}
+	ctx := s.ToContext(context.Background())
+	if got := apiscfg.FromContext(ctx).Defaults.RevisionTimeoutSeconds; got != 42 {
+		t.Errorf("apis config timeout = %d, want 42", got)
+	}
+	if routecfg.FromContext(ctx).Domain == nil {
+		t.Error("route config has no domain")
+	}
+}
