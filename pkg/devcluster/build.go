@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -84,6 +85,29 @@ func (p part) ensure(ctx context.Context, log Logger) error {
 func (p part) logPath() string { return filepath.Join(p.dir(), "build.log") }
 
 func (p part) build(ctx context.Context) error {
+	if err := p.prepare(ctx); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(p.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	src := filepath.Join(p.dir(), "src")
+	tmp := p.binDir() + ".tmp"
+	_ = os.RemoveAll(tmp)
+	for _, name := range sortedKeys(p.binaries) {
+		args := []string{"build", "-trimpath", "-ldflags", "-s -w " + p.ldflags, "-o", filepath.Join(tmp, name), p.binaries[name]}
+		if err := runLogged(ctx, logf, src, []string{"CGO_ENABLED=0"}, "go", args...); err != nil {
+			return err
+		}
+	}
+	_ = os.RemoveAll(p.binDir())
+	return os.Rename(tmp, p.binDir())
+}
+
+// prepare writes the wrapper module and resolves its dependencies.
+func (p part) prepare(ctx context.Context) error {
 	src := filepath.Join(p.dir(), "src")
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		return err
@@ -101,30 +125,22 @@ func (p part) build(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := os.MkdirAll(p.dir(), 0o755); err != nil {
+		return err
+	}
 	logf, err := os.Create(p.logPath())
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
-	if err := runLogged(ctx, logf, src, nil, "go", "mod", "tidy"); err != nil {
-		return err
-	}
-	tmp := p.binDir() + ".tmp"
-	_ = os.RemoveAll(tmp)
-	for _, name := range sortedKeys(p.binaries) {
-		args := []string{"build", "-trimpath", "-ldflags", "-s -w " + p.ldflags, "-o", filepath.Join(tmp, name), p.binaries[name]}
-		if err := runLogged(ctx, logf, src, []string{"CGO_ENABLED=0"}, "go", args...); err != nil {
-			return err
-		}
-	}
-	_ = os.RemoveAll(p.binDir())
-	return os.Rename(tmp, p.binDir())
+	return runLogged(ctx, logf, src, nil, "go", "mod", "tidy")
 }
 
 // toolsFile keeps the built packages in the wrapper's module graph.
 func (p part) toolsFile() string {
 	var b strings.Builder
-	b.WriteString("//go:build tools\n\npackage tools\n\nimport (\n")
+	// package main, like a wrapper's own main.go; the tag keeps it out of builds.
+	b.WriteString("//go:build tools\n\npackage main\n\nimport (\n")
 	for _, name := range sortedKeys(p.binaries) {
 		if pkg := p.binaries[name]; pkg != "." {
 			fmt.Fprintf(&b, "\t_ %q\n", pkg)
@@ -134,14 +150,7 @@ func (p part) toolsFile() string {
 	return b.String()
 }
 
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 func simpleGoMod(module, version string, extra ...string) func(context.Context) (string, error) {
 	return func(context.Context) (string, error) {
@@ -280,3 +289,61 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 		}
 	}
 }
+
+// coreDNSMain builds CoreDNS with only the plugins the local cluster's
+// Corefile uses: the full plugin set pulls in every cloud SDK and triples
+// the build time.
+const coreDNSMain = `package main
+
+import (
+	"github.com/coredns/coredns/coremain"
+
+	_ "github.com/coredns/coredns/plugin/bind"
+	_ "github.com/coredns/coredns/plugin/cache"
+	_ "github.com/coredns/coredns/plugin/errors"
+	_ "github.com/coredns/coredns/plugin/forward"
+	_ "github.com/coredns/coredns/plugin/kubernetes"
+)
+
+func main() { coremain.Run() }
+`
+
+// pauseMain is the pod sandbox's init process: it sleeps, reaps children
+// and exits on SIGTERM or SIGINT.
+const pauseMain = `package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGCHLD)
+	for s := range sigs {
+		if s != syscall.SIGCHLD {
+			os.Exit(0)
+		}
+		for {
+			var ws syscall.WaitStatus
+			if pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil); pid <= 0 || err != nil {
+				break
+			}
+		}
+	}
+}
+`
+
+var (
+	coreDNSPart = part{
+		name: "coredns", version: CoreDNSVersion, goMod: simpleGoMod(coreDNSModule, CoreDNSVersion),
+		mainFile: coreDNSMain, binaries: map[string]string{"coredns": "."},
+	}
+	pausePart = part{
+		name: "pause", version: "1", goMod: func(context.Context) (string, error) {
+			return "module csclr.dev/build/pause\n\ngo 1.26\n", nil
+		},
+		mainFile: pauseMain, binaries: map[string]string{"pause": "."},
+	}
+)

@@ -34,13 +34,22 @@ func stderrLogger() Logger { return NewProgress(os.Stderr) }
 // runLogged runs a command with its output appended to log; on failure the
 // error carries the last lines of output.
 func runLogged(ctx context.Context, log io.Writer, dir string, env []string, name string, args ...string) error {
+	return runLoggedOut(ctx, log, nil, dir, env, name, args...)
+}
+
+// runLoggedOut is runLogged with standard output captured in stdout (when
+// not nil) instead of the log.
+func runLoggedOut(ctx context.Context, log, stdout io.Writer, dir string, env []string, name string, args ...string) error {
 	fmt.Fprintf(log, "\n$ %s %s\n", name, strings.Join(args, " "))
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	var tail tailBuffer
-	cmd.Stdout = io.MultiWriter(log, &tail)
-	cmd.Stderr = cmd.Stdout
+	cmd.Stderr = io.MultiWriter(log, &tail)
+	cmd.Stdout = cmd.Stderr
+	if stdout != nil {
+		cmd.Stdout = stdout
+	}
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, tail.String())
 	}

@@ -1,0 +1,220 @@
+package devcluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+)
+
+// kubectl runs the cluster's own kubectl as the admin user.
+func kubectl(ctx context.Context, l layout, stdin []byte, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, kubernetesPart.Bin("kubectl"), append([]string{"--kubeconfig", l.kubeconfig()}, args...)...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return string(out), nil
+}
+
+// apply server-side applies manifests (the CRDs are too large for the
+// client-side last-applied annotation).
+func apply(ctx context.Context, l layout, manifests []byte) error {
+	_, err := kubectl(ctx, l, manifests, "apply", "--server-side", "--force-conflicts", "--field-manager=csclr-dev", "-f", "-")
+	return err
+}
+
+func installCRDs(ctx context.Context, l layout) error {
+	crds, err := RenderCRDs(ctx)
+	if err != nil {
+		return err
+	}
+	if err := apply(ctx, l, crds); err != nil {
+		return err
+	}
+	_, err = kubectl(ctx, l, nil, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+	return err
+}
+
+// installDNS points the kube-dns Service at CoreDNS on the node.
+func installDNS(ctx context.Context, l layout, o Options) error {
+	manifest := fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata:
+  name: kube-dns
+  namespace: kube-system
+  labels: {k8s-app: kube-dns, app.kubernetes.io/managed-by: csclr-dev}
+spec:
+  clusterIP: %[1]s
+  ports:
+  - {name: dns, port: 53, protocol: UDP, targetPort: 53}
+  - {name: dns-tcp, port: 53, protocol: TCP, targetPort: 53}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: kube-dns-node
+  namespace: kube-system
+  labels: {kubernetes.io/service-name: kube-dns, endpointslice.kubernetes.io/managed-by: csclr-dev}
+addressType: IPv4
+endpoints:
+- addresses: [%[2]q]
+  conditions: {ready: true}
+ports:
+- {name: dns, port: 53, protocol: UDP}
+- {name: dns-tcp, port: 53, protocol: TCP}
+`, dnsServiceIP, o.NodeIP)
+	return apply(ctx, l, []byte(manifest))
+}
+
+var kedaImages = map[string]string{
+	"ghcr.io/kedacore/keda":                    kedaModule + "/cmd/operator",
+	"ghcr.io/kedacore/keda-metrics-apiserver":  kedaModule + "/cmd/adapter",
+	"ghcr.io/kedacore/keda-admission-webhooks": kedaModule + "/cmd/webhooks",
+}
+
+// kedaPart is KEDA's module with the replace and exclude its own go.mod
+// needs; ko builds its commands into images from this wrapper.
+var kedaPart = part{
+	name: "keda", version: KEDAVersion,
+	goMod: simpleGoMod(kedaModule, KEDAVersion,
+		"replace github.com/nexus-rpc/nexus-proto-annotations v0.1.0 => github.com/nexus-rpc/nexus-proto-annotations v0.1.1-0.20260629224316-835bd8d49cb4",
+		"exclude github.com/go-chi/chi/v5 v5.2.3"),
+	binaries: kedaImages,
+}
+
+// installKEDA builds KEDA's images with ko (once), renders KEDA's own
+// config/default with those images and applies it, as a user's install would.
+func installKEDA(ctx context.Context, l layout, log Logger) error {
+	refs, err := cachedImages(ctx, filepath.Join(kedaPart.dir(), "images.json"), func() (map[string]string, error) {
+		start := time.Now()
+		log.Printf("building KEDA %s images with ko (first time only; log %s)", KEDAVersion, kedaPart.logPath())
+		if err := kedaPart.prepare(ctx); err != nil {
+			return nil, err
+		}
+		logf, err := os.OpenFile(kedaPart.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		defer logf.Close()
+		names := sortedKeys(kedaImages)
+		var paths []string
+		for _, n := range names {
+			paths = append(paths, kedaImages[n])
+		}
+		built, err := koBuild(ctx, logf, filepath.Join(kedaPart.dir(), "src"), RegistryAddr+"/keda", paths...)
+		if err != nil {
+			return nil, fmt.Errorf("building KEDA images: %w (log %s)", err, kedaPart.logPath())
+		}
+		refs := map[string]string{}
+		for i, n := range names {
+			refs[n] = built[i]
+		}
+		log.Printf("built KEDA images in %s", time.Since(start).Round(time.Second))
+		return refs, nil
+	})
+	if err != nil {
+		return err
+	}
+	dirs, err := ModuleDirs(ctx, kedaModule)
+	if err != nil {
+		return err
+	}
+	manifests, err := renderKEDA(filepath.Join(dirs[kedaModule], "config/default"), refs)
+	if err != nil {
+		return fmt.Errorf("rendering KEDA's config/default: %w", err)
+	}
+	return apply(ctx, l, manifests)
+}
+
+func renderKEDA(configDir string, refs map[string]string) ([]byte, error) {
+	k := types.Kustomization{Resources: []string{configDir}}
+	for image, ref := range refs {
+		at := strings.LastIndex(ref, "@")
+		if at < 0 {
+			return nil, fmt.Errorf("image %q has no digest", ref)
+		}
+		k.Images = append(k.Images, types.Image{Name: image, NewName: ref[:at], Digest: ref[at+1:]})
+	}
+	k.FixKustomization()
+	data, err := yaml.Marshal(k)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "csclr-keda-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), data, 0o644); err != nil {
+		return nil, err
+	}
+	// The resources live in the module cache, outside the overlay's root.
+	opts := krusty.MakeDefaultOptions()
+	opts.LoadRestrictions = types.LoadRestrictionsNone
+	resMap, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		return nil, err
+	}
+	return resMap.AsYaml()
+}
+
+// waitKEDA waits until KEDA's deployments are available and the external
+// metrics APIService answers.
+func waitKEDA(ctx context.Context, l layout) error {
+	if _, err := kubectl(ctx, l, nil, "-n", "keda", "wait", "--for=condition=Available", "deployment", "--all", "--timeout=180s"); err != nil {
+		return err
+	}
+	_, err := kubectl(ctx, l, nil, "wait", "--for=condition=Available", "apiservice/v1beta1.external.metrics.k8s.io", "--timeout=120s")
+	return err
+}
+
+// installCsclr builds csclr's components with ko and applies config/core.
+func installCsclr(ctx context.Context, l layout, o Options, log io.Writer) error {
+	dir := filepath.Join(o.RepoRoot, "config", "core")
+	if o.RepoRoot == "" {
+		return fmt.Errorf("csclr's repository was not found from the working directory: run from the checkout or pass --skip-csclr")
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if len(matches) == 0 {
+		return nil
+	}
+	resolved, err := koResolve(ctx, log, o.RepoRoot, dir)
+	if err != nil {
+		return err
+	}
+	return apply(ctx, l, resolved)
+}
+
+func waitNodeReady(ctx context.Context, l layout, node string) error {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, err := kubectl(ctx, l, nil, "get", "node", node, "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`)
+		if err == nil && strings.TrimSpace(out) == "True" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("node %s not Ready after 60s (%v %s): read %s", node, err, out, l.logFile("kubelet"))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

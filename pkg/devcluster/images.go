@@ -1,0 +1,204 @@
+package devcluster
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// Images the cluster builds itself: no public registry is reachable, so the
+// ko base image and the pod sandbox (pause) image are made here and pushed to
+// the local registry.
+const imageTag = "v1"
+
+// BaseImage is KO_DEFAULTBASEIMAGE for images built against the local registry.
+func BaseImage() string { return RegistryAddr + "/csclr/base:" + imageTag }
+
+func pauseImage() string { return RegistryAddr + "/csclr/pause:" + imageTag }
+
+// KoRepo is KO_DOCKER_REPO for csclr's own images.
+func KoRepo() string { return RegistryAddr + "/csclr" }
+
+// registryDir keeps the registry's blobs with the build cache, so that images
+// survive `dev down` and a warm `dev up` pushes nothing.
+func registryDir() string { return filepath.Join(CacheDir(), "registry") }
+
+// ensureBaseImages pushes the base and pause images unless present.
+func ensureBaseImages(ctx context.Context, log Logger) error {
+	if err := pushIfMissing(ctx, BaseImage(), baseImage); err != nil {
+		return fmt.Errorf("base image: %w", err)
+	}
+	return pushIfMissing(ctx, pauseImage(), func() (v1.Image, error) {
+		if err := pausePart.ensure(ctx, log); err != nil {
+			return nil, err
+		}
+		bin, err := os.ReadFile(pausePart.Bin("pause"))
+		if err != nil {
+			return nil, err
+		}
+		img, err := imageWithFiles(map[string]tarFile{"pause": {mode: 0o755, data: bin}})
+		if err != nil {
+			return nil, err
+		}
+		return withConfig(img, func(c *v1.Config) { c.Entrypoint = []string{"/pause"}; c.User = "65535:65535" })
+	})
+}
+
+func pushIfMissing(ctx context.Context, ref string, build func() (v1.Image, error)) error {
+	tag, err := name.NewTag(ref, name.Insecure)
+	if err != nil {
+		return err
+	}
+	if _, err := remote.Head(tag, remote.WithContext(ctx)); err == nil {
+		return nil
+	}
+	img, err := build()
+	if err != nil {
+		return err
+	}
+	return remote.Write(tag, img, remote.WithContext(ctx))
+}
+
+// baseImage is a minimal root file system for static Go binaries: users,
+// /tmp and the host's CA bundle (for clients of TLS registries and APIs).
+func baseImage() (v1.Image, error) {
+	files := map[string]tarFile{
+		"etc/passwd":        {mode: 0o644, data: []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n")},
+		"etc/group":         {mode: 0o644, data: []byte("root:x:0:\nnonroot:x:65532:\n")},
+		"etc/nsswitch.conf": {mode: 0o644, data: []byte("hosts: files dns\n")},
+		"tmp/":              {mode: 0o1777, dir: true},
+		"home/nonroot/":     {mode: 0o755, dir: true, uid: 65532},
+	}
+	if ca, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt"); err == nil {
+		files["etc/ssl/certs/ca-certificates.crt"] = tarFile{mode: 0o644, data: ca}
+	}
+	img, err := imageWithFiles(files)
+	if err != nil {
+		return nil, err
+	}
+	return withConfig(img, func(c *v1.Config) {
+		c.User = "65532:65532"
+		c.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"}
+	})
+}
+
+type tarFile struct {
+	mode int64
+	data []byte
+	dir  bool
+	uid  int
+}
+
+func imageWithFiles(files map[string]tarFile) (v1.Image, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, path := range sortedKeys(files) {
+		f := files[path]
+		hdr := &tar.Header{Name: path, Mode: f.mode, Size: int64(len(f.data)), Uid: f.uid, Gid: f.uid, ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}
+		if f.dir {
+			hdr.Typeflag, hdr.Size = tar.TypeDir, 0
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(f.data); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	data := buf.Bytes()
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	if err != nil {
+		return nil, err
+	}
+	return mutate.AppendLayers(empty.Image, layer)
+}
+
+func withConfig(img v1.Image, edit func(*v1.Config)) (v1.Image, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", runtime.GOARCH
+	edit(&cf.Config)
+	return mutate.ConfigFile(img, cf)
+}
+
+// koEnv is the environment ko needs to build against the local registry.
+func koEnv(repo string) []string {
+	return []string{"KO_DOCKER_REPO=" + repo, "KO_DEFAULTBASEIMAGE=" + BaseImage(), "CGO_ENABLED=0"}
+}
+
+// koBuild builds Go main packages (import paths resolvable in dir's module)
+// into images and returns their references with digests.
+func koBuild(ctx context.Context, log io.Writer, dir, repo string, importPaths ...string) ([]string, error) {
+	args := append([]string{"build", "--base-import-paths", "--insecure-registry", "--tags", imageTag, "--platform", "linux/" + runtime.GOARCH}, importPaths...)
+	var out bytes.Buffer
+	if err := runLoggedOut(ctx, log, &out, dir, koEnv(repo), koPart.Bin("ko"), args...); err != nil {
+		return nil, err
+	}
+	refs := strings.Fields(out.String())
+	if len(refs) != len(importPaths) {
+		return nil, fmt.Errorf("ko printed %d images for %d import paths: %q", len(refs), len(importPaths), out.String())
+	}
+	return refs, nil
+}
+
+// koResolve builds every ko:// image referenced by the YAML in path and
+// returns the YAML with digests.
+func koResolve(ctx context.Context, log io.Writer, dir, path string) ([]byte, error) {
+	var out bytes.Buffer
+	args := []string{"resolve", "--base-import-paths", "--insecure-registry", "--tags", imageTag, "--platform", "linux/" + runtime.GOARCH, "-f", path}
+	if err := runLoggedOut(ctx, log, &out, dir, koEnv(KoRepo()), koPart.Bin("ko"), args...); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// cachedImages remembers images built from a pinned module (KEDA), so a warm
+// start only checks they are still in the registry.
+func cachedImages(ctx context.Context, file string, build func() (map[string]string, error)) (map[string]string, error) {
+	if data, err := os.ReadFile(file); err == nil {
+		var refs map[string]string
+		if json.Unmarshal(data, &refs) == nil && allPresent(ctx, refs) {
+			return refs, nil
+		}
+	}
+	refs, err := build()
+	if err != nil {
+		return nil, err
+	}
+	data, _ := json.Marshal(refs)
+	return refs, os.WriteFile(file, data, 0o644)
+}
+
+func allPresent(ctx context.Context, refs map[string]string) bool {
+	for _, ref := range refs {
+		r, err := name.ParseReference(ref, name.Insecure)
+		if err != nil {
+			return false
+		}
+		if _, err := remote.Head(r, remote.WithContext(ctx)); err != nil {
+			return false
+		}
+	}
+	return len(refs) > 0
+}
