@@ -30,3 +30,7 @@ func HTTPRoute(route string) string { return route }
 
 // Ingress is the name of a Route's Ingress.
 func Ingress(route string) string { return route }
+
+// PublicEndpointSlice is the name of the EndpointSlice the controller keeps
+// for a revision's selectorless public Service.
+func PublicEndpointSlice(revision string) string { return revision }

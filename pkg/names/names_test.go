@@ -12,6 +12,7 @@ func TestNames(t *testing.T) {
 		{PrivateService("hello-00001"), "hello-00001-private"},
 		{PublicService("hello-00001"), "hello-00001"},
 		{ScaledObject("hello-00001"), "hello-00001"},
+		{PublicEndpointSlice("hello-00001"), "hello-00001"},
 		{RouteService("hello"), "hello"},
 		{HTTPRoute("hello"), "hello"},
 		{Ingress("hello"), "hello"},

@@ -1,0 +1,211 @@
+package resources
+
+import (
+	"math"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	"k8s.io/utils/ptr"
+	"knative.dev/serving/pkg/apis/autoscaling"
+	"knative.dev/serving/pkg/apis/serving"
+	v1 "knative.dev/serving/pkg/apis/serving/v1"
+)
+
+// wantScaledObject is the ScaledObject of testRev() with DefaultConfig().
+func wantScaledObject() *kedav1alpha1.ScaledObject {
+	return &kedav1alpha1.ScaledObject{
+		ObjectMeta: wantMeta("hello-00001"),
+		Spec: kedav1alpha1.ScaledObjectSpec{
+			ScaleTargetRef:        &kedav1alpha1.ScaleTarget{APIVersion: "apps/v1", Kind: "Deployment", Name: "hello-00001-deployment"},
+			PollingInterval:       ptr.To[int32](10),
+			InitialCooldownPeriod: ptr.To[int32](60),
+			CooldownPeriod:        ptr.To[int32](30),
+			MinReplicaCount:       ptr.To[int32](0),
+			MaxReplicaCount:       ptr.To[int32](math.MaxInt32),
+			Advanced: &kedav1alpha1.AdvancedConfig{HorizontalPodAutoscalerConfig: &kedav1alpha1.HorizontalPodAutoscalerConfig{
+				Behavior: &autoscalingv2.HorizontalPodAutoscalerBehavior{
+					ScaleUp: &autoscalingv2.HPAScalingRules{
+						StabilizationWindowSeconds: ptr.To[int32](0),
+						SelectPolicy:               ptr.To(autoscalingv2.MaxChangePolicySelect),
+						Policies: []autoscalingv2.HPAScalingPolicy{
+							{Type: autoscalingv2.PercentScalingPolicy, Value: 99900, PeriodSeconds: 2},
+							{Type: autoscalingv2.PodsScalingPolicy, Value: 4, PeriodSeconds: 2},
+						},
+					},
+					ScaleDown: &autoscalingv2.HPAScalingRules{
+						StabilizationWindowSeconds: ptr.To[int32](0),
+						SelectPolicy:               ptr.To(autoscalingv2.MaxChangePolicySelect),
+						Policies: []autoscalingv2.HPAScalingPolicy{
+							{Type: autoscalingv2.PercentScalingPolicy, Value: 50, PeriodSeconds: 2},
+						},
+					},
+				},
+			}},
+			Triggers: []kedav1alpha1.ScaleTriggers{{
+				Type: "external-push", Name: "csclr", MetricType: autoscalingv2.AverageValueMetricType,
+				Metadata: map[string]string{
+					"scalerAddress": "csclr-scaler.csclr-system.svc.cluster.local:9095",
+					"namespace":     "ns", "revision": "hello-00001",
+					"metric": "concurrency", "target": "70", "window": "1m0s",
+					"panicWindowPercentage": "10", "panicThresholdPercentage": "200",
+				},
+			}},
+		},
+	}
+}
+
+func TestMakeScaledObject(t *testing.T) {
+	ann := func(kv ...string) func(so *kedav1alpha1.ScaledObject) {
+		return func(so *kedav1alpha1.ScaledObject) {
+			for i := 0; i+1 < len(kv); i += 2 {
+				so.Annotations[kv[i]] = kv[i+1]
+			}
+		}
+	}
+	meta := func(so *kedav1alpha1.ScaledObject) map[string]string { return so.Spec.Triggers[0].Metadata }
+	for _, tc := range []struct {
+		name string
+		rev  *v1.Revision
+		cfg  func(*Config)
+		want []func(*kedav1alpha1.ScaledObject)
+	}{
+		{name: "defaults", rev: testRev()},
+		{
+			name: "min-scale and max-scale",
+			rev:  testRev(withAnnotations(autoscaling.MinScaleAnnotationKey, "2", autoscaling.MaxScaleAnnotationKey, "7")),
+			want: []func(*kedav1alpha1.ScaledObject){ann(autoscaling.MinScaleAnnotationKey, "2", autoscaling.MaxScaleAnnotationKey, "7"),
+				func(so *kedav1alpha1.ScaledObject) {
+					so.Spec.MinReplicaCount, so.Spec.MaxReplicaCount = ptr.To[int32](2), ptr.To[int32](7)
+				}},
+		}, {
+			name: "min-scale is ignored while the revision is unreachable (routingState reserve)",
+			rev: testRev(withAnnotations(autoscaling.MinScaleAnnotationKey, "2"), func(r *v1.Revision) {
+				r.Labels[serving.RoutingStateLabelKey] = "reserve"
+			}),
+			want: []func(*kedav1alpha1.ScaledObject){ann(autoscaling.MinScaleAnnotationKey, "2"), func(so *kedav1alpha1.ScaledObject) {
+				so.Labels[serving.RoutingStateLabelKey] = "reserve"
+			}},
+		}, {
+			name: "min and max scale from config-autoscaler",
+			rev:  testRev(),
+			cfg:  func(c *Config) { c.Autoscaler.MinScale, c.Autoscaler.MaxScale = 1, 3 },
+			want: []func(*kedav1alpha1.ScaledObject){func(so *kedav1alpha1.ScaledObject) {
+				so.Spec.MinReplicaCount, so.Spec.MaxReplicaCount = ptr.To[int32](1), ptr.To[int32](3)
+			}},
+		}, {
+			name: "scale to zero disabled in the cluster",
+			rev:  testRev(),
+			cfg:  func(c *Config) { c.Autoscaler.EnableScaleToZero = false },
+			want: []func(*kedav1alpha1.ScaledObject){func(so *kedav1alpha1.ScaledObject) { so.Spec.MinReplicaCount = ptr.To[int32](1) }},
+		}, {
+			name: "activation-scale is KEDA's idle mode",
+			rev:  testRev(withAnnotations(autoscaling.ActivationScaleKey, "3")),
+			want: []func(*kedav1alpha1.ScaledObject){ann(autoscaling.ActivationScaleKey, "3"), func(so *kedav1alpha1.ScaledObject) {
+				so.Spec.IdleReplicaCount, so.Spec.MinReplicaCount = ptr.To[int32](0), ptr.To[int32](3)
+			}},
+		}, {
+			name: "activation-scale above a non-zero min-scale raises the floor",
+			rev:  testRev(withAnnotations(autoscaling.ActivationScaleKey, "3", autoscaling.MinScaleAnnotationKey, "1")),
+			want: []func(*kedav1alpha1.ScaledObject){ann(autoscaling.ActivationScaleKey, "3", autoscaling.MinScaleAnnotationKey, "1"), func(so *kedav1alpha1.ScaledObject) {
+				so.Spec.MinReplicaCount = ptr.To[int32](3)
+			}},
+		}, {
+			name: "target is min(target, containerConcurrency) times utilization",
+			rev:  testRev(withCC(10), withAnnotations(autoscaling.TargetAnnotationKey, "50", autoscaling.TargetUtilizationPercentageKey, "50")),
+			want: []func(*kedav1alpha1.ScaledObject){ann(autoscaling.TargetAnnotationKey, "50", autoscaling.TargetUtilizationPercentageKey, "50"), func(so *kedav1alpha1.ScaledObject) {
+				meta(so)["target"] = "5"
+			}},
+		}, {
+			name: "containerConcurrency alone",
+			rev:  testRev(withCC(10)),
+			want: []func(*kedav1alpha1.ScaledObject){func(so *kedav1alpha1.ScaledObject) { meta(so)["target"] = "7" }},
+		}, {
+			name: "rps metric with its default target",
+			rev:  testRev(withAnnotations(autoscaling.MetricAnnotationKey, "rps")),
+			want: []func(*kedav1alpha1.ScaledObject){ann(autoscaling.MetricAnnotationKey, "rps"), func(so *kedav1alpha1.ScaledObject) {
+				meta(so)["metric"], meta(so)["target"] = "rps", "140"
+			}},
+		}, {
+			name: "window, panic knobs, scale-down-delay and pod retention",
+			rev: testRev(withAnnotations(autoscaling.WindowAnnotationKey, "2m", autoscaling.ScaleDownDelayAnnotationKey, "45s",
+				autoscaling.ScaleToZeroPodRetentionPeriodKey, "90s", autoscaling.PanicWindowPercentageAnnotationKey, "20",
+				autoscaling.PanicThresholdPercentageAnnotationKey, "150")),
+			want: []func(*kedav1alpha1.ScaledObject){ann(autoscaling.WindowAnnotationKey, "2m", autoscaling.ScaleDownDelayAnnotationKey, "45s",
+				autoscaling.ScaleToZeroPodRetentionPeriodKey, "90s", autoscaling.PanicWindowPercentageAnnotationKey, "20",
+				autoscaling.PanicThresholdPercentageAnnotationKey, "150"), func(so *kedav1alpha1.ScaledObject) {
+				meta(so)["window"], meta(so)["panicWindowPercentage"], meta(so)["panicThresholdPercentage"] = "2m0s", "20", "150"
+				so.Spec.InitialCooldownPeriod = ptr.To[int32](120)
+				so.Spec.CooldownPeriod = ptr.To[int32](90)
+				so.Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior.ScaleDown.StabilizationWindowSeconds = ptr.To[int32](45)
+			}},
+		}, {
+			name: "rates from config-autoscaler",
+			rev:  testRev(),
+			cfg:  func(c *Config) { c.Autoscaler.MaxScaleUpRate, c.Autoscaler.MaxScaleDownRate = 3, 4 },
+			want: []func(*kedav1alpha1.ScaledObject){func(so *kedav1alpha1.ScaledObject) {
+				b := so.Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior
+				b.ScaleUp.Policies[0].Value, b.ScaleDown.Policies[0].Value = 200, 75
+			}},
+		}, {
+			name: "HPA class on cpu is KEDA's cpu trigger",
+			rev: testRev(withAnnotations(autoscaling.ClassAnnotationKey, autoscaling.HPA, autoscaling.MetricAnnotationKey, "cpu",
+				autoscaling.TargetAnnotationKey, "80", autoscaling.TargetUtilizationPercentageKey, "100")),
+			want: []func(*kedav1alpha1.ScaledObject){ann(autoscaling.ClassAnnotationKey, autoscaling.HPA, autoscaling.MetricAnnotationKey, "cpu",
+				autoscaling.TargetAnnotationKey, "80", autoscaling.TargetUtilizationPercentageKey, "100"), func(so *kedav1alpha1.ScaledObject) {
+				so.Spec.Triggers = []kedav1alpha1.ScaleTriggers{{Type: "cpu", MetricType: autoscalingv2.UtilizationMetricType,
+					Metadata: map[string]string{"value": "80"}}}
+			}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
+			want := wantScaledObject()
+			for _, f := range tc.want {
+				f(want)
+			}
+			got, err := MakeScaledObject(tc.rev, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("MakeScaledObject (-want +got):\n%s", diff)
+			}
+		})
+	}
+	cfg := DefaultConfig()
+	cfg.ScalerAddress = ""
+	if _, err := MakeScaledObject(testRev(), cfg); err == nil {
+		t.Error("MakeScaledObject without a scaler address succeeded, want an error")
+	}
+}
+
+func TestInitialReplicas(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rev  *v1.Revision
+		cfg  func(*Config)
+		want int32
+	}{
+		{"config default 1", testRev(), nil, 1},
+		{"config default 0", testRev(), func(c *Config) { c.Autoscaler.InitialScale = 0 }, 0},
+		{"annotation", testRev(withAnnotations(autoscaling.InitialScaleAnnotationKey, "4")), nil, 4},
+		{"zero annotation", testRev(withAnnotations(autoscaling.InitialScaleAnnotationKey, "0")), nil, 0},
+		{"raised to min-scale", testRev(withAnnotations(autoscaling.MinScaleAnnotationKey, "3")), nil, 3},
+		{"capped by max-scale", testRev(withAnnotations(autoscaling.InitialScaleAnnotationKey, "9", autoscaling.MaxScaleAnnotationKey, "5")), nil, 5},
+		{"raised to activation-scale", testRev(withAnnotations(autoscaling.ActivationScaleKey, "2")), nil, 2},
+		{"zero stays zero with activation-scale", testRev(withAnnotations(autoscaling.ActivationScaleKey, "2", autoscaling.InitialScaleAnnotationKey, "0")), nil, 0},
+	} {
+		cfg := DefaultConfig()
+		if tc.cfg != nil {
+			tc.cfg(&cfg)
+		}
+		if got := InitialReplicas(tc.rev, cfg); got != tc.want {
+			t.Errorf("%s: InitialReplicas = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
