@@ -1,0 +1,179 @@
+// Package service reconciles Knative Services: each owns a Configuration and
+// a Route of the same name, and reports their state in its status.
+package service
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	v1 "knative.dev/serving/pkg/apis/serving/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"csclr.dev/csclr/pkg/names"
+	configresources "csclr.dev/csclr/pkg/reconciler/configuration/resources"
+	"csclr.dev/csclr/pkg/reconciler/knstatus"
+	"csclr.dev/csclr/pkg/reconciler/service/resources"
+)
+
+// Reconciler makes a Service's Configuration and Route agree with it.
+type Reconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	// WithConfig puts the cluster configuration into the context
+	// (config.Store.ToContext).
+	WithConfig func(context.Context) context.Context
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	svc := &v1.Service{}
+	if err := r.Client.Get(ctx, req.NamespacedName, svc); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if svc.DeletionTimestamp != nil {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{}, knstatus.Reconcile(r.WithConfig(ctx), r.Client, svc, r.reconcile)
+}
+
+func (r *Reconciler) reconcile(ctx context.Context, svc *v1.Service) error {
+	config, err := r.configuration(ctx, svc)
+	if err != nil {
+		return err
+	}
+	if config.Generation != config.Status.ObservedGeneration {
+		svc.Status.MarkConfigurationNotReconciled()
+		// A BYO revision name must not reach the Route before the
+		// Configuration has stamped that revision: wait for it.
+		if config.Spec.GetTemplate().Name != "" {
+			return nil
+		}
+	} else {
+		svc.Status.PropagateConfigurationStatus(&config.Status)
+	}
+
+	if taken, err := r.revisionNameTaken(ctx, config); err != nil {
+		return err
+	} else if taken {
+		svc.Status.MarkRevisionNameTaken(config.Spec.GetTemplate().Name)
+		return nil
+	}
+
+	route, err := r.route(ctx, svc)
+	if err != nil {
+		return err
+	}
+	if route.Generation != route.Status.ObservedGeneration {
+		svc.Status.MarkRouteNotReconciled()
+	} else {
+		svc.Status.PropagateRouteStatus(&route.Status)
+	}
+	if rc := svc.Status.GetCondition(v1.ServiceConditionRoutesReady); rc.IsTrue() && !resources.RouteCaughtUp(config, route) {
+		svc.Status.MarkRouteNotYetReady()
+	}
+	return nil
+}
+
+// revisionNameTaken reports whether the template's BYO name belongs to a
+// revision this Configuration may not use.
+func (r *Reconciler) revisionNameTaken(ctx context.Context, config *v1.Configuration) (bool, error) {
+	name := config.Spec.GetTemplate().Name
+	if name == "" {
+		return false, nil
+	}
+	rev := &v1.Revision{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: config.Namespace, Name: name}, rev)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading revision %s/%s: %w", config.Namespace, name, err)
+	}
+	return configresources.CheckNameAvailability(config, rev) != nil, nil
+}
+
+func (r *Reconciler) configuration(ctx context.Context, svc *v1.Service) (*v1.Configuration, error) {
+	name := names.Configuration(svc.Name)
+	existing := &v1.Configuration{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: svc.Namespace, Name: name}, existing)
+	if apierrors.IsNotFound(err) {
+		return create(r, ctx, svc, resources.MakeConfiguration(svc, nil))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading configuration %s/%s: %w", svc.Namespace, name, err)
+	}
+	if !metav1.IsControlledBy(existing, svc) {
+		svc.Status.MarkConfigurationNotOwned(name)
+		return nil, fmt.Errorf("service %s/%s does not own configuration %q: delete or rename that configuration", svc.Namespace, svc.Name, name)
+	}
+	want := resources.MakeConfiguration(svc, existing)
+	defaulted := existing.DeepCopy()
+	defaulted.SetDefaults(ctx)
+	if resources.MetaAndSpecEqual(want, defaulted, want.Spec, defaulted.Spec) {
+		return existing, nil
+	}
+	defaulted.Spec, defaulted.Labels, defaulted.Annotations = want.Spec, want.Labels, want.Annotations
+	return update(r, ctx, svc, defaulted)
+}
+
+func (r *Reconciler) route(ctx context.Context, svc *v1.Service) (*v1.Route, error) {
+	name := names.Route(svc.Name)
+	existing := &v1.Route{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: svc.Namespace, Name: name}, existing)
+	if apierrors.IsNotFound(err) {
+		return create(r, ctx, svc, resources.MakeRoute(svc))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading route %s/%s: %w", svc.Namespace, name, err)
+	}
+	if !metav1.IsControlledBy(existing, svc) {
+		svc.Status.MarkRouteNotOwned(name)
+		return nil, fmt.Errorf("service %s/%s does not own route %q: delete or rename that route", svc.Namespace, svc.Name, name)
+	}
+	want := resources.MakeRoute(svc)
+	defaulted := existing.DeepCopy()
+	defaulted.SetDefaults(ctx)
+	if resources.MetaAndSpecEqual(want, defaulted, want.Spec, defaulted.Spec) {
+		return existing, nil
+	}
+	defaulted.Spec, defaulted.Labels, defaulted.Annotations = want.Spec, want.Labels, want.Annotations
+	return update(r, ctx, svc, defaulted)
+}
+
+// create and update write a child and record an event on the Service.
+func create[T client.Object](r *Reconciler, ctx context.Context, svc *v1.Service, obj T) (T, error) {
+	kind := kindOf(obj)
+	if err := r.Client.Create(ctx, obj); err != nil {
+		r.Recorder.Eventf(svc, obj, corev1.EventTypeWarning, "CreationFailed", "Create", "Failed to create %s %q: %v", kind, obj.GetName(), err)
+		var zero T
+		return zero, fmt.Errorf("creating %s %s/%s for service %s: %w", kind, obj.GetNamespace(), obj.GetName(), svc.Name, err)
+	}
+	r.Recorder.Eventf(svc, obj, corev1.EventTypeNormal, "Created", "Create", "Created %s %q", kind, obj.GetName())
+	return obj, nil
+}
+
+func update[T client.Object](r *Reconciler, ctx context.Context, svc *v1.Service, obj T) (T, error) {
+	kind := kindOf(obj)
+	if err := r.Client.Update(ctx, obj); err != nil {
+		r.Recorder.Eventf(svc, obj, corev1.EventTypeWarning, "UpdateFailed", "Update", "Failed to update %s %q: %v", kind, obj.GetName(), err)
+		var zero T
+		return zero, fmt.Errorf("updating %s %s/%s for service %s: %w", kind, obj.GetNamespace(), obj.GetName(), svc.Name, err)
+	}
+	r.Recorder.Eventf(svc, obj, corev1.EventTypeNormal, "Updated", "Update", "Updated %s %q", kind, obj.GetName())
+	return obj, nil
+}
+
+func kindOf(obj client.Object) string {
+	switch obj.(type) {
+	case *v1.Configuration:
+		return "Configuration"
+	case *v1.Route:
+		return "Route"
+	}
+	return fmt.Sprintf("%T", obj)
+}
