@@ -19,10 +19,11 @@ import (
 // external-push trigger (KEDA passes them to every call unchanged).
 const (
 	MetaScalerAddress     = "scalerAddress"            // host:port of the scaler gRPC service (KEDA's own key)
-	MetaRevision          = "revision"                 // "<namespace>/<name>"
+	MetaNamespace         = "namespace"                // the revision's namespace (default: the ScaledObject's)
+	MetaRevision          = "revision"                 // the revision's name, or "<namespace>/<name>"
 	MetaMetric            = "metric"                   // "concurrency" (default) or "rps"
-	MetaTarget            = "target"                   // effective per-pod target (float, > 0)
-	MetaStableWindow      = "stableWindow"             // Go duration, default 60s
+	MetaTarget            = "target"                   // effective per-pod target (float ≥ 0.01): Knative's ResolveMetricTarget
+	MetaStableWindow      = "window"                   // Go duration, default 60s
 	MetaPanicWindowPct    = "panicWindowPercentage"    // float, default 10
 	MetaPanicThresholdPct = "panicThresholdPercentage" // float, default 200
 )
@@ -78,14 +79,19 @@ func ParseSpec(ref *pb.ScaledObjectRef) (Spec, error) {
 		PanicWindowPct:    DefaultPanicWindowPct,
 		PanicThresholdPct: DefaultPanicThresholdPct,
 	}
-	if v := md[MetaRevision]; v != "" {
-		ns, name, ok := strings.Cut(v, "/")
-		if !ok || ns == "" || name == "" {
-			return Spec{}, fmt.Errorf("ScaledObject %s: trigger metadata %s=%q is not <namespace>/<name>: fix the revision reconciler", where, MetaRevision, v)
-		}
-		s.Revision = types.NamespacedName{Namespace: ns, Name: name}
+	if v := md[MetaNamespace]; v != "" {
+		s.Revision.Namespace = v
 	}
-	if s.Revision.Name == "" {
+	if v := md[MetaRevision]; v != "" {
+		s.Revision.Name = v
+		if ns, name, qualified := strings.Cut(v, "/"); qualified {
+			if ns == "" || name == "" {
+				return Spec{}, fmt.Errorf("ScaledObject %s: trigger metadata %s=%q is neither <name> nor <namespace>/<name>: fix the revision reconciler", where, MetaRevision, v)
+			}
+			s.Revision = types.NamespacedName{Namespace: ns, Name: name}
+		}
+	}
+	if s.Revision.Name == "" || s.Revision.Namespace == "" {
 		return Spec{}, fmt.Errorf("scaler: ScaledObject reference names no revision (set trigger metadata %q)", MetaRevision)
 	}
 	switch m := md[MetaMetric]; m {

@@ -23,7 +23,7 @@ func TestParseSpec(t *testing.T) {
 	}, {
 		name: "every key",
 		ref: &pb.ScaledObjectRef{Namespace: "other", Name: "so", ScalerMetadata: map[string]string{
-			MetaRevision: "ns/hello-00001", MetaMetric: "rps", MetaTarget: "12.5", MetaStableWindow: "30s",
+			MetaNamespace: "ns", MetaRevision: "hello-00001", MetaMetric: "rps", MetaTarget: "12.5", MetaStableWindow: "30s",
 			MetaPanicWindowPct: "20", MetaPanicThresholdPct: "150", MetaScalerAddress: "x:9093",
 		}},
 		want: Spec{Revision: rev, Metric: MetricRPS, Target: 12.5, StableWindow: 30 * time.Second, PanicWindowPct: 20, PanicThresholdPct: 150},
@@ -32,8 +32,12 @@ func TestParseSpec(t *testing.T) {
 		ref:  &pb.ScaledObjectRef{Namespace: "ns", Name: "hello-00001", ScalerMetadata: map[string]string{MetaMetric: "rps"}},
 		want: Spec{Revision: rev, Metric: MetricRPS, Target: 140, StableWindow: time.Minute, PanicWindowPct: 10, PanicThresholdPct: 200},
 	}, {
+		name: "qualified revision",
+		ref:  &pb.ScaledObjectRef{Namespace: "x", Name: "y", ScalerMetadata: map[string]string{MetaRevision: "ns/hello-00001"}},
+		want: Spec{Revision: rev, Metric: MetricConcurrency, Target: 70, StableWindow: time.Minute, PanicWindowPct: 10, PanicThresholdPct: 200},
+	}, {
 		name:    "bad revision",
-		ref:     &pb.ScaledObjectRef{Namespace: "ns", Name: "x", ScalerMetadata: map[string]string{MetaRevision: "nons"}},
+		ref:     &pb.ScaledObjectRef{Namespace: "ns", Name: "x", ScalerMetadata: map[string]string{MetaRevision: "/x"}},
 		wantErr: true,
 	}, {
 		name:    "bad metric",
