@@ -36,3 +36,10 @@ const (
 	DrainPath        = "/drain"
 	StatsPath        = "/stats"
 )
+
+// Optional tuning of the sidecar; the pod builder may leave them unset.
+const (
+	EnvQueueDepth  = "QUEUE_DEPTH"        // requests that may wait for a slot; default max(100, 10×containerConcurrency)
+	EnvDrainPeriod = "QUEUE_DRAIN_PERIOD" // Go duration to keep serving after SIGTERM or /drain; default 5s
+	EnvRequestLog  = "QUEUE_REQUEST_LOG"  // "false" turns the per-request JSON log line off
+)
