@@ -24,7 +24,7 @@ func config(mods ...func(*v1.Configuration)) *v1.Configuration {
 		},
 		Spec: v1.ConfigurationSpec{Template: v1.RevisionTemplateSpec{
 			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"tmpl": "x"}, Annotations: map[string]string{"autoscaling.knative.dev/min-scale": "1"}},
-			Spec: v1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{Image: "img"}}}},
+			Spec:       v1.RevisionSpec{PodSpec: corev1.PodSpec{Containers: []corev1.Container{{Image: "img"}}}},
 		}},
 	}
 	for _, m := range mods {
@@ -62,8 +62,8 @@ func TestMakeRevision(t *testing.T) {
 					serving.RoutingStateLabelKey:            "pending",
 				},
 				Annotations: map[string]string{
-					"autoscaling.knative.dev/min-scale":        "1",
-					serving.CreatorAnnotation:                  "bob",
+					"autoscaling.knative.dev/min-scale":       "1",
+					serving.CreatorAnnotation:                 "bob",
 					serving.RoutingStateModifiedAnnotationKey: stamp,
 				},
 				OwnerReferences: []metav1.OwnerReference{controllerRef()},
@@ -88,8 +88,8 @@ func TestMakeRevision(t *testing.T) {
 					serving.RoutingStateLabelKey:            "active",
 				},
 				Annotations: map[string]string{
-					"autoscaling.knative.dev/min-scale":        "1",
-					serving.RoutesAnnotationKey:                "hello",
+					"autoscaling.knative.dev/min-scale":       "1",
+					serving.RoutesAnnotationKey:               "hello",
 					serving.RoutingStateModifiedAnnotationKey: stamp,
 				},
 				OwnerReferences: []metav1.OwnerReference{controllerRef()},

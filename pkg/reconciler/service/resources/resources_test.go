@@ -17,7 +17,7 @@ func service() *v1.Service {
 			Namespace: "ns", Name: "hello", UID: "svc-uid",
 			Labels: map[string]string{"team": "a"},
 			Annotations: map[string]string{
-				corev1.LastAppliedConfigAnnotation:    "{}",
+				corev1.LastAppliedConfigAnnotation:     "{}",
 				"serving.knative.dev/rollout-duration": "60s",
 				serving.CreatorAnnotation:              "alice",
 				"note":                                 "n",
