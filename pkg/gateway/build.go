@@ -1,0 +1,184 @@
+package gateway
+
+import (
+	"sort"
+	"strings"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"csclr.dev/csclr/pkg/names"
+)
+
+// Options are the cluster facts the table depends on.
+type Options struct {
+	// IngressClass is the class of the Ingresses the activator serves.
+	IngressClass string
+	// ClusterDomain is the cluster's DNS domain, e.g. cluster.local.
+	ClusterDomain string
+}
+
+// legacyIngressClassAnnotation predates spec.ingressClassName and is still
+// honoured by most controllers.
+const legacyIngressClassAnnotation = "kubernetes.io/ingress.class"
+
+// Build makes the routing table. A route's traffic comes from its HTTPRoute
+// (the same object Linkerd reads): the rule without a Knative-Serving-Tag
+// header match is the main split, each rule matching that header is a tag.
+// Hosts come from the Ingresses of opts.IngressClass; an Ingress belongs to
+// the route of the same namespace and name (pkg/names). A host is a tag host
+// when its first label is {tag}-{route} for one of the route's tags, or when
+// its Ingress backend is one revision's public Service.
+//
+// Build is pure: the same objects in any order give the same table.
+func Build(ingresses []*networkingv1.Ingress, httpRoutes []*gatewayv1.HTTPRoute, opts Options) *Table {
+	t := &Table{
+		hosts:         map[string]hostEntry{},
+		routes:        map[Key]*Route{},
+		revisions:     map[Key]bool{},
+		clusterDomain: opts.ClusterDomain,
+	}
+	for _, hr := range httpRoutes {
+		r := routeOf(hr)
+		t.routes[r.Key] = r
+		for _, b := range r.Main.Backends {
+			t.revisions[b.Revision] = true
+		}
+		for _, s := range r.Tags {
+			for _, b := range s.Backends {
+				t.revisions[b.Revision] = true
+			}
+		}
+	}
+
+	// Sorted, so that a host claimed twice always goes to the same route.
+	ings := append([]*networkingv1.Ingress(nil), ingresses...)
+	sort.Slice(ings, func(i, j int) bool {
+		if ings[i].Namespace != ings[j].Namespace {
+			return ings[i].Namespace < ings[j].Namespace
+		}
+		return ings[i].Name < ings[j].Name
+	})
+	for _, ing := range ings {
+		if !hasClass(ing, opts.IngressClass) {
+			continue
+		}
+		r, ok := t.routes[Key{Namespace: ing.Namespace, Name: ing.Name}]
+		if !ok {
+			continue // no traffic known yet: the host stays unknown (404)
+		}
+		for _, rule := range ing.Spec.Rules {
+			host := canonicalHost(rule.Host)
+			if host == "" {
+				continue
+			}
+			if _, taken := t.hosts[host]; taken {
+				continue
+			}
+			t.hosts[host] = hostEntryFor(r, host, rule)
+		}
+	}
+	return t
+}
+
+func hasClass(ing *networkingv1.Ingress, class string) bool {
+	if ing.Spec.IngressClassName != nil {
+		return *ing.Spec.IngressClassName == class
+	}
+	return ing.Annotations[legacyIngressClassAnnotation] == class
+}
+
+func hostEntryFor(r *Route, host string, rule networkingv1.IngressRule) hostEntry {
+	first, _, _ := strings.Cut(host, ".")
+	if first == r.Key.Name {
+		return hostEntry{route: r}
+	}
+	for tag := range r.Tags {
+		if first == tag+"-"+r.Key.Name {
+			return hostEntry{route: r, tag: tag}
+		}
+	}
+	if rule.HTTP != nil {
+		for _, p := range rule.HTTP.Paths {
+			if p.Backend.Service == nil {
+				continue
+			}
+			rev := Key{Namespace: r.Key.Namespace, Name: p.Backend.Service.Name}
+			for tag, s := range r.Tags {
+				if len(s.Backends) == 1 && names.PublicService(s.Backends[0].Revision.Name) == rev.Name {
+					return hostEntry{route: r, tag: tag}
+				}
+			}
+		}
+	}
+	return hostEntry{route: r}
+}
+
+// routeOf reads one HTTPRoute.
+func routeOf(hr *gatewayv1.HTTPRoute) *Route {
+	r := &Route{Key: Key{Namespace: hr.Namespace, Name: hr.Name}, Tags: map[string]Split{}}
+	var main []Backend
+	for _, rule := range hr.Spec.Rules {
+		backends := backendsOf(hr.Namespace, rule)
+		if tag := tagOf(rule); tag != "" {
+			if _, dup := r.Tags[tag]; !dup {
+				r.Tags[tag] = newSplit(backends)
+			}
+			continue
+		}
+		if main == nil {
+			main = backends
+		}
+	}
+	r.Main = newSplit(main)
+	return r
+}
+
+// tagOf returns the value of the rule's exact Knative-Serving-Tag header
+// match, if it has one.
+func tagOf(rule gatewayv1.HTTPRouteRule) string {
+	for _, m := range rule.Matches {
+		for _, h := range m.Headers {
+			exact := h.Type == nil || *h.Type == gatewayv1.HeaderMatchExact
+			if exact && strings.EqualFold(string(h.Name), TagHeader) {
+				return h.Value
+			}
+		}
+	}
+	return ""
+}
+
+// backendsOf reads a rule's weighted backends. The revision is the value of
+// the Knative-Serving-Revision header its filter sets, or else the backend
+// Service's name (a revision's public Service is named after it).
+func backendsOf(namespace string, rule gatewayv1.HTTPRouteRule) []Backend {
+	var out []Backend
+	for _, br := range rule.BackendRefs {
+		if br.Kind != nil && *br.Kind != "Service" {
+			continue
+		}
+		rev := Key{Namespace: namespace, Name: string(br.Name)}
+		if br.Namespace != nil {
+			rev.Namespace = string(*br.Namespace)
+		}
+		for _, f := range br.Filters {
+			if f.Type != gatewayv1.HTTPRouteFilterRequestHeaderModifier || f.RequestHeaderModifier == nil {
+				continue
+			}
+			for _, h := range append(append([]gatewayv1.HTTPHeader(nil), f.RequestHeaderModifier.Set...), f.RequestHeaderModifier.Add...) {
+				switch {
+				case strings.EqualFold(string(h.Name), RevisionHeader):
+					rev.Name = h.Value
+				case strings.EqualFold(string(h.Name), NamespaceHeader):
+					rev.Namespace = h.Value
+				}
+			}
+		}
+		w := uint32(1) // Gateway API's default weight
+		if br.Weight != nil {
+			w = uint32(max(*br.Weight, 0))
+		}
+		out = append(out, Backend{Revision: rev, Weight: w})
+	}
+	return out
+}

@@ -1,0 +1,114 @@
+package gateway
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+var opts = Options{IngressClass: "csclr", ClusterDomain: "cluster.local"}
+
+func ingress(ns, name, class string, hosts ...string) *networkingv1.Ingress {
+	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	if class != "" {
+		ing.Spec.IngressClassName = ptr.To(class)
+	}
+	for _, h := range hosts {
+		ing.Spec.Rules = append(ing.Spec.Rules, networkingv1.IngressRule{Host: h})
+	}
+	return ing
+}
+
+func backend(rev string, weight int32) gatewayv1.HTTPBackendRef {
+	return gatewayv1.HTTPBackendRef{
+		BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(rev), Port: ptr.To(gatewayv1.PortNumber(80))}, Weight: ptr.To(weight)},
+		Filters: []gatewayv1.HTTPRouteFilter{{
+			Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier,
+			RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{
+				{Name: RevisionHeader, Value: rev}, {Name: NamespaceHeader, Value: "ns"}}},
+		}},
+	}
+}
+
+func httpRoute(ns, name string, rules ...gatewayv1.HTTPRouteRule) *gatewayv1.HTTPRoute {
+	return &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: gatewayv1.HTTPRouteSpec{Rules: rules}}
+}
+
+func tagRule(tag string, refs ...gatewayv1.HTTPBackendRef) gatewayv1.HTTPRouteRule {
+	return gatewayv1.HTTPRouteRule{
+		Matches:     []gatewayv1.HTTPRouteMatch{{Headers: []gatewayv1.HTTPHeaderMatch{{Type: ptr.To(gatewayv1.HeaderMatchExact), Name: TagHeader, Value: tag}}}},
+		BackendRefs: refs,
+	}
+}
+
+func TestBuild(t *testing.T) {
+	r1 := Key{Namespace: "ns", Name: "hello-00001"}
+	r2 := Key{Namespace: "ns", Name: "hello-00002"}
+	hello := Key{Namespace: "ns", Name: "hello"}
+	helloRoute := &Route{
+		Key:  hello,
+		Main: Split{Backends: []Backend{{Revision: r1, Weight: 90}, {Revision: r2, Weight: 10}}, total: 100},
+		Tags: map[string]Split{"candidate": {Backends: []Backend{{Revision: r2, Weight: 100}}, total: 100}},
+	}
+	tests := []struct {
+		name       string
+		ingresses  []*networkingv1.Ingress
+		httpRoutes []*gatewayv1.HTTPRoute
+		want       *Table
+	}{{
+		name: "empty",
+		want: &Table{hosts: map[string]hostEntry{}, routes: map[Key]*Route{}, revisions: map[Key]bool{}, clusterDomain: "cluster.local"},
+	}, {
+		name: "split with a tag; main and tag hosts; other classes and orphans ignored",
+		ingresses: []*networkingv1.Ingress{
+			ingress("ns", "hello", "csclr", "hello.ns.example.com", "Candidate-Hello.ns.example.com"),
+			ingress("ns", "other", "istio", "other.ns.example.com"),
+			ingress("ns", "orphan", "csclr", "orphan.ns.example.com"),
+		},
+		httpRoutes: []*gatewayv1.HTTPRoute{httpRoute("ns", "hello",
+			gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{backend("hello-00001", 90), backend("hello-00002", 10)}},
+			tagRule("candidate", backend("hello-00002", 100)),
+		)},
+		want: &Table{
+			hosts: map[string]hostEntry{
+				"hello.ns.example.com":           {route: helloRoute},
+				"candidate-hello.ns.example.com": {route: helloRoute, tag: "candidate"},
+			},
+			routes:        map[Key]*Route{hello: helloRoute},
+			revisions:     map[Key]bool{r1: true, r2: true},
+			clusterDomain: "cluster.local",
+		},
+	}, {
+		name: "zero weights dropped; default weight 1; legacy class annotation; backend name without header filter",
+		ingresses: []*networkingv1.Ingress{func() *networkingv1.Ingress {
+			ing := ingress("ns", "hello", "", "hello.ns.example.com")
+			ing.Annotations = map[string]string{legacyIngressClassAnnotation: "csclr"}
+			return ing
+		}()},
+		httpRoutes: []*gatewayv1.HTTPRoute{httpRoute("ns", "hello", gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{
+			backend("hello-00001", 0),
+			{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: "hello-00002"}}},
+		}})},
+		want: func() *Table {
+			r := &Route{Key: hello, Main: Split{Backends: []Backend{{Revision: r2, Weight: 1}}, total: 1}, Tags: map[string]Split{}}
+			return &Table{
+				hosts:         map[string]hostEntry{"hello.ns.example.com": {route: r}},
+				routes:        map[Key]*Route{hello: r},
+				revisions:     map[Key]bool{r2: true},
+				clusterDomain: "cluster.local",
+			}
+		}(),
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Build(tc.ingresses, tc.httpRoutes, opts)
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(Table{}, hostEntry{}, Split{})); diff != "" {
+				t.Errorf("Build() (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
