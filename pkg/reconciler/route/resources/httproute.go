@@ -1,0 +1,128 @@
+package resources
+
+import (
+	"k8s.io/utils/ptr"
+	"knative.dev/networking/pkg/apis/networking"
+	v1 "knative.dev/serving/pkg/apis/serving/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"csclr.dev/csclr/pkg/names"
+	revresources "csclr.dev/csclr/pkg/reconciler/revision/resources"
+)
+
+// Headers Knative's ingress adds per split, by which the activator knows the
+// revision a request was routed to, and the header that selects a tag on the
+// main host.
+const (
+	RevisionHeader  = "Knative-Serving-Revision"
+	NamespaceHeader = "Knative-Serving-Namespace"
+	TagHeader       = "Knative-Serving-Tag"
+)
+
+// MakeHTTPRoute builds the Route's HTTPRoute, attached to the apex Service
+// (GAMMA): one rule per tag matching the Knative-Serving-Tag header and
+// sending all of that tag's traffic to its revisions, then the main rule
+// with the weighted split over every target. Each backend is a revision's
+// public Service with the Knative revision headers set. Only Gateway API
+// v1.2.1 fields are used, no RequestMirror/URLRewrite/ExtensionRef (Linkerd
+// drops routes that use them), and every field the API server would default
+// is set, so the stored object equals the built one. rollout is recorded in
+// an annotation (nil: none).
+func MakeHTTPRoute(route *v1.Route, ts []Target, rollout *Rollout) *gatewayv1.HTTPRoute {
+	meta := objectMeta(route, names.HTTPRoute(route.Name))
+	if rollout != nil && len(rollout.Configurations) > 0 {
+		if meta.Annotations == nil {
+			meta.Annotations = map[string]string{}
+		}
+		meta.Annotations[RolloutAnnotation] = rollout.String()
+	}
+	var rules []gatewayv1.HTTPRouteRule
+	for _, tag := range Tags(ts) {
+		var tagged []Target
+		for _, t := range ts {
+			if t.Tag == tag {
+				tagged = append(tagged, t)
+			}
+		}
+		rules = append(rules, gatewayv1.HTTPRouteRule{
+			Matches: []gatewayv1.HTTPRouteMatch{{
+				Path: pathPrefixRoot(),
+				Headers: []gatewayv1.HTTPHeaderMatch{{
+					Type: ptr.To(gatewayv1.HeaderMatchExact), Name: TagHeader, Value: tag,
+				}},
+			}},
+			BackendRefs: backends(route.Namespace, tagged, true),
+		})
+	}
+	rules = append(rules, gatewayv1.HTTPRouteRule{
+		Matches:     []gatewayv1.HTTPRouteMatch{{Path: pathPrefixRoot()}},
+		BackendRefs: backends(route.Namespace, ts, false),
+	})
+	return &gatewayv1.HTTPRoute{
+		ObjectMeta: meta,
+		Spec: gatewayv1.HTTPRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{
+				Group: ptr.To(gatewayv1.Group("")),
+				Kind:  ptr.To(gatewayv1.Kind("Service")),
+				Name:  gatewayv1.ObjectName(names.RouteService(route.Name)),
+				Port:  ptr.To(gatewayv1.PortNumber(revresources.HTTPServicePort)),
+			}}},
+			Rules: rules,
+		},
+	}
+}
+
+func pathPrefixRoot() *gatewayv1.HTTPPathMatch {
+	return &gatewayv1.HTTPPathMatch{Type: ptr.To(gatewayv1.PathMatchPathPrefix), Value: ptr.To("/")}
+}
+
+// backends sums the targets' percent per revision, in first-seen order.
+// Revisions without traffic are left out of the main split; a tag always
+// reaches its revisions, all of it when the tag has only one.
+func backends(namespace string, ts []Target, tag bool) []gatewayv1.HTTPBackendRef {
+	weights := map[string]int32{}
+	protocols := map[string]networking.ProtocolType{}
+	var order []string
+	for _, t := range ts {
+		if _, ok := weights[t.RevisionName]; !ok {
+			order = append(order, t.RevisionName)
+		}
+		weights[t.RevisionName] += int32(*t.Percent)
+		protocols[t.RevisionName] = t.Protocol
+	}
+	var out []gatewayv1.HTTPBackendRef
+	for _, rev := range order {
+		w := weights[rev]
+		switch {
+		case tag && len(order) == 1:
+			w = 100
+		case tag && w == 0:
+			w = 1
+		case w == 0:
+			continue
+		}
+		port := revresources.HTTPServicePort
+		if protocols[rev] == networking.ProtocolH2C {
+			port = revresources.H2CServicePort
+		}
+		out = append(out, gatewayv1.HTTPBackendRef{
+			BackendRef: gatewayv1.BackendRef{
+				BackendObjectReference: gatewayv1.BackendObjectReference{
+					Group: ptr.To(gatewayv1.Group("")),
+					Kind:  ptr.To(gatewayv1.Kind("Service")),
+					Name:  gatewayv1.ObjectName(names.PublicService(rev)),
+					Port:  ptr.To(gatewayv1.PortNumber(port)),
+				},
+				Weight: ptr.To(w),
+			},
+			Filters: []gatewayv1.HTTPRouteFilter{{
+				Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier,
+				RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{
+					{Name: RevisionHeader, Value: rev},
+					{Name: NamespaceHeader, Value: namespace},
+				}},
+			}},
+		})
+	}
+	return out
+}
