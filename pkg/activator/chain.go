@@ -1,0 +1,186 @@
+// Package activator is csclr's data plane for cold and bursty traffic and its
+// mesh-less gateway: a chain of small http.Handlers that finds a request's
+// revision, holds it while the revision has no ready pod, and forwards it to
+// a pod with a free slot.
+package activator
+
+import (
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/utils/clock"
+
+	"csclr.dev/csclr/pkg/gateway"
+)
+
+// Chain is everything the handler chain needs.
+type Chain struct {
+	Table    func() *gateway.Table // the current routing table
+	Balancer *Balancer
+	// Cold is told about every request that finds its revision without a
+	// ready pod (the scaler's Signaller), at once.
+	Cold func(rev Key)
+	// Transport carries HTTP/1.1 (and upgrades); H2C carries requests that
+	// arrived as cleartext HTTP/2 (gRPC). H2C may be nil.
+	Transport, H2C http.RoundTripper
+	Clock          clock.PassiveClock
+	Log            *slog.Logger // one line per request; nil = no request log
+	Metrics        *Metrics     // nil = no metrics
+	// RetryAfter is the Retry-After sent with 503 when a queue is full.
+	RetryAfter time.Duration
+}
+
+// NewHandler builds the activator's request path, outermost first:
+// request log → metrics → route lookup and weighted revision choice →
+// hold (count, signal the scaler if cold, wait for a pod slot: the load
+// balancing) → proxy to the pod.
+func NewHandler(c Chain) http.Handler {
+	var h http.Handler = proxy(c.Transport, c.H2C)
+	h = hold(c, h)
+	h = resolve(c.Table, h)
+	if c.Metrics != nil {
+		h = c.Metrics.handler(h)
+	}
+	if c.Log != nil {
+		h = logRequests(c.Log, c.Clock, h)
+	}
+	return begin(c.Clock, h)
+}
+
+// begin attaches the exchange every later handler fills in.
+func begin(clk clock.PassiveClock, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		x := &exchange{ResponseWriter: w, start: clk.Now()}
+		next.ServeHTTP(x, r.WithContext(contextWith(r, x)))
+	})
+}
+
+// resolve finds the request's revision in the routing table (a fresh random
+// draw per request: weighted, never sticky); unknown hosts get 404.
+func resolve(table func() *gateway.Table, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		x := exchangeOf(r.Context())
+		t, ok := table().Resolve(r.Host, r.Header, rand.Uint64())
+		if !ok {
+			http.Error(w, "no route for host "+strconv.Quote(r.Host), http.StatusNotFound)
+			return
+		}
+		x.target = t
+		next.ServeHTTP(w, r)
+	})
+}
+
+// hold takes a slot on one of the revision's pods. Without a ready pod the
+// request waits, at most the revision's timeoutSeconds, in a bounded
+// per-revision queue, and the scaler hears of it at once.
+func hold(c Chain, next http.Handler) http.Handler {
+	retryAfter := strconv.Itoa(max(1, int(c.RetryAfter/time.Second)))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		x := exchangeOf(r.Context())
+		rev := x.target.Revision
+		s := c.Balancer.revision(rev)
+
+		start := c.Clock.Now()
+		p, waited, err := s.thr.acquire(r.Context(), c.Balancer.Timeout(rev), func() {
+			if c.Metrics != nil {
+				c.Metrics.coldStarts.Inc()
+			}
+			if c.Cold != nil {
+				c.Cold(rev)
+			}
+		})
+		if waited {
+			x.waited, x.wait = true, c.Clock.Now().Sub(start)
+		}
+		switch {
+		case errors.Is(err, errQueueFull):
+			w.Header().Set("Retry-After", retryAfter)
+			http.Error(w, "revision "+rev.String()+": too many requests waiting for a pod; retry later", http.StatusServiceUnavailable)
+			return
+		case errors.Is(err, errNoPodYet):
+			http.Error(w, "revision "+rev.String()+": no pod became ready within the revision's timeout", http.StatusGatewayTimeout)
+			return
+		case err != nil:
+			return // the client went away
+		}
+		defer s.thr.release(p)
+		x.addr = p.addr
+		next.ServeHTTP(w, r)
+	})
+}
+
+// proxy forwards to the pod chosen by hold, keeping the Host the client
+// sent (the user container may route on it) and setting X-Forwarded-*.
+func proxy(h1, h2c http.RoundTripper) http.Handler {
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			x := exchangeOf(pr.In.Context())
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = x.addr
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+		},
+		Transport: protocolSwitch{h1: h1, h2c: h2c},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			x := exchangeOf(r.Context())
+			if r.Context().Err() != nil {
+				return // the client went away
+			}
+			http.Error(w, "revision "+x.target.Revision.String()+": pod "+x.addr+" failed: "+err.Error(), http.StatusBadGateway)
+		},
+		BufferPool: newBufferPool(),
+	}
+	return rp
+}
+
+// protocolSwitch sends requests that came in over cleartext HTTP/2 (gRPC,
+// h2c clients) over h2c, and the rest over HTTP/1.1, so that each keeps its
+// protocol end to end.
+type protocolSwitch struct{ h1, h2c http.RoundTripper }
+
+func (p protocolSwitch) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.ProtoMajor == 2 && p.h2c != nil && !isUpgrade(r) {
+		return p.h2c.RoundTrip(r)
+	}
+	return p.h1.RoundTrip(r)
+}
+
+func isUpgrade(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" && strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
+}
+
+// logRequests writes one JSON line per request after it is answered.
+func logRequests(log *slog.Logger, clk clock.PassiveClock, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r)
+		x := exchangeOf(r.Context())
+		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.Time("time", x.start),
+			slog.String("method", r.Method),
+			slog.String("host", r.Host),
+			slog.String("path", r.URL.Path),
+			slog.String("revision", x.target.Revision.String()),
+			slog.Int("status", x.code()),
+			slog.Duration("latency", clk.Now().Sub(x.start)),
+			slog.Int64("bytes", x.bytes),
+			slog.String("traceId", traceID(r.Header.Get("traceparent"))),
+			slog.Bool("cold", x.waited),
+			slog.Duration("wait", x.wait),
+		)
+	})
+}
+
+// traceID reads the trace id of a W3C traceparent header
+// (version-traceid-parentid-flags).
+func traceID(tp string) string {
+	if len(tp) >= 55 && tp[2] == '-' && tp[35] == '-' {
+		return tp[3:35]
+	}
+	return ""
+}

@@ -1,0 +1,70 @@
+package activator
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"csclr.dev/csclr/pkg/gateway"
+)
+
+// exchange is what the chain learns about one request, shared by its
+// handlers through the request context. It doubles as the response writer
+// wrapper that records status and size, so one allocation serves both.
+type exchange struct {
+	http.ResponseWriter
+	start    time.Time
+	target   gateway.Target
+	addr     string        // the pod's ip:port
+	waited   bool          // held for a pod
+	wait     time.Duration // how long
+	status   int
+	bytes    int64
+	hijacked bool
+}
+
+type exchangeKey struct{}
+
+func exchangeOf(ctx context.Context) *exchange {
+	x, _ := ctx.Value(exchangeKey{}).(*exchange)
+	return x
+}
+
+func (x *exchange) WriteHeader(code int) {
+	if x.status == 0 {
+		x.status = code
+	}
+	x.ResponseWriter.WriteHeader(code)
+}
+
+func (x *exchange) Write(b []byte) (int, error) {
+	if x.status == 0 {
+		x.status = http.StatusOK
+	}
+	n, err := x.ResponseWriter.Write(b)
+	x.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController (used by ReverseProxy to flush and to
+// hijack for WebSockets and other upgrades) reach the real writer.
+func (x *exchange) Unwrap() http.ResponseWriter { return x.ResponseWriter }
+
+// Flush is for handlers that type-assert http.Flusher.
+func (x *exchange) Flush() {
+	if x.status == 0 {
+		x.status = http.StatusOK
+	}
+	_ = http.NewResponseController(x.ResponseWriter).Flush()
+}
+
+func (x *exchange) code() int {
+	switch {
+	case x.status != 0:
+		return x.status
+	case x.hijacked:
+		return http.StatusSwitchingProtocols
+	default:
+		return http.StatusOK
+	}
+}
