@@ -9,8 +9,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
-	"knative.dev/pkg/apis"
 	"knative.dev/networking/pkg/apis/networking"
+	"knative.dev/pkg/apis"
 	"knative.dev/serving/pkg/apis/serving"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 )

@@ -1,0 +1,140 @@
+package route
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	v1 "knative.dev/serving/pkg/apis/serving/v1"
+	routecfg "knative.dev/serving/pkg/reconciler/route/config"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	revresources "csclr.dev/csclr/pkg/reconciler/revision/resources"
+	"csclr.dev/csclr/pkg/reconciler/route/resources"
+)
+
+var errNotOwned = errors.New("exists and is not owned by the route")
+
+// applyService writes the apex Service and its EndpointSlice.
+func (r *Reconciler) applyService(ctx context.Context, route *v1.Route) error {
+	svc := resources.MakeService(route)
+	if err := apply(r, ctx, route, svc, &corev1.Service{}, func(have, want *corev1.Service) bool {
+		same := sameMeta(have, want) && have.Spec.Type == want.Spec.Type &&
+			equality.Semantic.DeepEqual(have.Spec.Ports, want.Spec.Ports) && len(have.Spec.Selector) == 0
+		have.Spec.Type, have.Spec.Ports, have.Spec.Selector = want.Spec.Type, want.Spec.Ports, nil
+		return !same
+	}); err != nil {
+		if errors.Is(err, errNotOwned) {
+			route.Status.MarkServiceNotOwned(svc.Name)
+		}
+		return err
+	}
+	activator, err := r.activatorEndpoints(ctx)
+	if err != nil {
+		return err
+	}
+	slice := resources.MakeEndpointSlice(route, activator)
+	if err := apply(r, ctx, route, slice, &discoveryv1.EndpointSlice{}, func(have, want *discoveryv1.EndpointSlice) bool {
+		same := sameMeta(have, want) && equality.Semantic.DeepEqual(have.Endpoints, want.Endpoints) &&
+			equality.Semantic.DeepEqual(have.Ports, want.Ports)
+		have.Endpoints, have.Ports = want.Endpoints, want.Ports
+		return !same
+	}); err != nil {
+		if errors.Is(err, errNotOwned) {
+			route.Status.MarkEndpointNotOwned(slice.Name)
+		}
+		return err
+	}
+	return nil
+}
+
+// activatorEndpoints are the endpoints of the activator's Service.
+func (r *Reconciler) activatorEndpoints(ctx context.Context) ([]discoveryv1.Endpoint, error) {
+	list := &discoveryv1.EndpointSliceList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(r.SystemNamespace),
+		client.MatchingLabels{discoveryv1.LabelServiceName: revresources.ActivatorService}); err != nil {
+		return nil, fmt.Errorf("listing the endpoints of service %s/%s: %w", r.SystemNamespace, revresources.ActivatorService, err)
+	}
+	var out []discoveryv1.Endpoint
+	for _, s := range list.Items {
+		if s.AddressType == discoveryv1.AddressTypeIPv4 {
+			out = append(out, s.Endpoints...)
+		}
+	}
+	return out, nil
+}
+
+// applyRouting writes the HTTPRoute and the Ingress.
+func (r *Reconciler) applyRouting(ctx context.Context, route *v1.Route, served []resources.Target, rollout *resources.Rollout) error {
+	hr := resources.MakeHTTPRoute(route, served, rollout)
+	if err := apply(r, ctx, route, hr, &gatewayv1.HTTPRoute{}, func(have, want *gatewayv1.HTTPRoute) bool {
+		same := sameMeta(have, want) && equality.Semantic.DeepEqual(have.Spec, want.Spec)
+		have.Spec = want.Spec
+		return !same
+	}); err != nil {
+		return err
+	}
+	class := resources.IngressClass(route, routecfg.FromContext(ctx).Network.DefaultIngressClass)
+	ing, err := resources.MakeIngress(ctx, route, resources.Tags(served), class)
+	if err != nil {
+		return fmt.Errorf("route %s/%s: building its ingress: %w", route.Namespace, route.Name, err)
+	}
+	return apply(r, ctx, route, ing, &networkingv1.Ingress{}, func(have, want *networkingv1.Ingress) bool {
+		same := sameMeta(have, want) && equality.Semantic.DeepEqual(have.Spec, want.Spec)
+		have.Spec = want.Spec
+		return !same
+	})
+}
+
+// apply creates want, or updates the existing object through sync (which
+// copies want's fields into have and reports whether anything changed).
+// Labels and annotations are replaced, so keys removed upstream go away.
+func apply[T client.Object](r *Reconciler, ctx context.Context, route *v1.Route, want, have T, sync func(have, want T) bool) error {
+	kind := strings.TrimPrefix(fmt.Sprintf("%T", want), "*")
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(want), have)
+	if apierrors.IsNotFound(err) {
+		if err := r.Client.Create(ctx, want); err != nil {
+			r.Recorder.Eventf(route, want, corev1.EventTypeWarning, "CreationFailed", "Create", "Failed to create %s %q: %v", kind, want.GetName(), err)
+			return fmt.Errorf("creating %s %s/%s for route %s: %w", kind, want.GetNamespace(), want.GetName(), route.Name, err)
+		}
+		r.Recorder.Eventf(route, want, corev1.EventTypeNormal, "Created", "Create", "Created %s %q", kind, want.GetName())
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s %s/%s: %w", kind, want.GetNamespace(), want.GetName(), err)
+	}
+	if !metav1.IsControlledBy(have, route) {
+		return fmt.Errorf("%s %s/%s %w %s: delete it or rename the route", kind, have.GetNamespace(), have.GetName(), errNotOwned, route.Name)
+	}
+	if !sync(have, want) {
+		return nil
+	}
+	have.SetLabels(want.GetLabels())
+	have.SetAnnotations(want.GetAnnotations())
+	if err := r.Client.Update(ctx, have); err != nil {
+		r.Recorder.Eventf(route, have, corev1.EventTypeWarning, "UpdateFailed", "Update", "Failed to update %s %q: %v", kind, have.GetName(), err)
+		return fmt.Errorf("updating %s %s/%s for route %s: %w", kind, have.GetNamespace(), have.GetName(), route.Name, err)
+	}
+	r.Recorder.Eventf(route, have, corev1.EventTypeNormal, "Updated", "Update", "Updated %s %q", kind, have.GetName())
+	return nil
+}
+
+func sameMeta(have, want metav1.Object) bool {
+	return equality.Semantic.DeepEqual(nilIfEmpty(have.GetLabels()), nilIfEmpty(want.GetLabels())) &&
+		equality.Semantic.DeepEqual(nilIfEmpty(have.GetAnnotations()), nilIfEmpty(want.GetAnnotations()))
+}
+
+func nilIfEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}

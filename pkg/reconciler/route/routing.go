@@ -1,0 +1,100 @@
+package route
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"knative.dev/serving/pkg/apis/serving"
+	v1 "knative.dev/serving/pkg/apis/serving/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"csclr.dev/csclr/pkg/reconciler/route/resources"
+)
+
+// syncRoutingState records on Configurations and Revisions which Routes send
+// them traffic (serving.knative.dev/routes) and the revisions' routing state
+// (active / reserve), which garbage collection and scale-to-zero read.
+func (r *Reconciler) syncRoutingState(ctx context.Context, route *v1.Route, served []resources.Target) error {
+	routedRevs, routedConfigs := map[string]bool{}, map[string]bool{}
+	for _, t := range served {
+		routedRevs[t.RevisionName] = true
+		if t.ConfigurationName != "" {
+			routedConfigs[t.ConfigurationName] = true
+		}
+	}
+
+	configs := &v1.ConfigurationList{}
+	if err := r.Client.List(ctx, configs, client.InNamespace(route.Namespace)); err != nil {
+		return fmt.Errorf("listing configurations in %s: %w", route.Namespace, err)
+	}
+	for i := range configs.Items {
+		cfg := &configs.Items[i]
+		routes := resources.RoutesWith(cfg.Annotations, route.Name, routedConfigs[cfg.Name])
+		if routes == cfg.Annotations[serving.RoutesAnnotationKey] {
+			continue
+		}
+		if err := r.patchMeta(ctx, route, cfg, nil, map[string]*string{serving.RoutesAnnotationKey: orNil(routes)}); err != nil {
+			return err
+		}
+	}
+
+	revs := &v1.RevisionList{}
+	if err := r.Client.List(ctx, revs, client.InNamespace(route.Namespace)); err != nil {
+		return fmt.Errorf("listing revisions in %s: %w", route.Namespace, err)
+	}
+	for i := range revs.Items {
+		rev := &revs.Items[i]
+		if !routedRevs[rev.Name] && !routedConfigs[rev.Labels[serving.ConfigurationLabelKey]] &&
+			resources.RoutesWith(rev.Annotations, route.Name, false) == rev.Annotations[serving.RoutesAnnotationKey] {
+			continue // neither ours now nor before
+		}
+		routes := resources.RoutesWith(rev.Annotations, route.Name, routedRevs[rev.Name])
+		state := resources.RoutingState(rev, routes)
+		if routes == rev.Annotations[serving.RoutesAnnotationKey] && state == rev.GetRoutingState() {
+			continue
+		}
+		changed := rev.DeepCopy()
+		changed.SetRoutingState(state, r.Clock.Now())
+		labels := map[string]*string{serving.RoutingStateLabelKey: orNil(changed.Labels[serving.RoutingStateLabelKey])}
+		anns := map[string]*string{
+			serving.RoutesAnnotationKey:               orNil(routes),
+			serving.RoutingStateModifiedAnnotationKey: orNil(changed.Annotations[serving.RoutingStateModifiedAnnotationKey]),
+		}
+		if err := r.patchMeta(ctx, route, rev, labels, anns); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// patchMeta merge-patches only the given label and annotation keys (nil
+// removes a key), so it never races with the owner's own writes.
+func (r *Reconciler) patchMeta(ctx context.Context, route *v1.Route, obj client.Object, labels, anns map[string]*string) error {
+	meta := map[string]any{}
+	if labels != nil {
+		meta["labels"] = labels
+	}
+	if anns != nil {
+		meta["annotations"] = anns
+	}
+	body, _ := json.Marshal(map[string]any{"metadata": meta})
+	if err := r.Client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, body)); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil // deleted meanwhile: nothing to record
+		}
+		return fmt.Errorf("recording the routes of %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
+	}
+	r.Recorder.Eventf(route, obj, corev1.EventTypeNormal, "Updated", "Label", "Updated the routing state of %q", obj.GetName())
+	return nil
+}
+
+func orNil(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
