@@ -115,7 +115,7 @@ func newDevCommand() *cobra.Command {
 			return nil
 		},
 	}
-	dev.AddCommand(up, down, status, env, deps, assets)
+	dev.AddCommand(up, down, status, env, deps, assets, newSampleCommand(&opts))
 	return dev
 }
 
@@ -125,4 +125,22 @@ func signalContext(timeout time.Duration) (context.Context, context.CancelFunc) 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	return ctx, func() { cancel(); stop() }
+}
+
+func newSampleCommand(opts *devcluster.Options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "sample",
+		Short: "Deploy the sample app on the running cluster and print its answer",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext(10 * time.Minute)
+			defer cancel()
+			body, err := devcluster.Sample(ctx, *opts, devcluster.NewProgress(cmd.ErrOrStderr()))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), body)
+			return nil
+		},
+	}
 }

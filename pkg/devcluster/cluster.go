@@ -70,7 +70,12 @@ func Up(ctx context.Context, o Options, log Logger) error {
 			return l.start(ctx, d, log)
 		}})
 		if d.name == "registry" {
-			steps = append(steps, step{"base and pause images", func(ctx context.Context) error { return ensureBaseImages(ctx, log) }})
+			steps = append(steps, step{"registry images, base and pause images", func(ctx context.Context) error {
+				if err := restoreRegistry(ctx); err != nil {
+					log.Printf("warning: %v (images will be rebuilt)", err)
+				}
+				return ensureBaseImages(ctx, log)
+			}})
 		}
 	}
 	if !o.ControlPlaneOnly {
@@ -94,6 +99,9 @@ func Up(ctx context.Context, o Options, log Logger) error {
 			}})
 		}
 		steps = append(steps, step{"KEDA available", func(ctx context.Context) error { return waitKEDA(ctx, l) }})
+	}
+	if !o.ControlPlaneOnly {
+		steps = append(steps, step{"registry journal", func(ctx context.Context) error { return saveRegistry(ctx) }})
 	}
 	steps = append(steps, step{"write " + l.envFile(), func(context.Context) error { return writeEnvFile(l, o) }})
 
@@ -139,6 +147,9 @@ func Down(ctx context.Context, o Options, log Logger) error {
 		} else {
 			log.Printf("removed pods")
 		}
+	}
+	if _, ok := l.pid("registry"); ok {
+		note(saveRegistry(ctx))
 	}
 	for _, name := range []string{"containerd", "kube-apiserver", "etcd", "registry"} {
 		if l.stop(name, 15*time.Second) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 )
@@ -19,7 +20,7 @@ func daemons(l layout, o Options) []daemon {
 	list := []daemon{
 		{
 			name: "registry", bin: cranePart.Bin("crane"),
-			args:  []string{"registry", "serve", "--address", RegistryAddr, "--disk", registryDir()},
+			args:  []string{"registry", "serve", "--address", RegistryAddr, "--disk", filepath.Join(registryDir(), "blobs")},
 			ports: []int{registryPort}, ready: httpReady("http://" + RegistryAddr + "/v2/"),
 		},
 		{

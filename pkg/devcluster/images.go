@@ -202,3 +202,16 @@ func allPresent(ctx context.Context, refs map[string]string) bool {
 	}
 	return len(refs) > 0
 }
+
+// KoBuild builds one main package of the csclr repository at repoRoot into
+// an image in the local registry and returns its reference with digest.
+func KoBuild(ctx context.Context, repoRoot, importPath string, log io.Writer) (string, error) {
+	if err := koPart.ensure(ctx, NewProgress(log)); err != nil {
+		return "", err
+	}
+	refs, err := koBuild(ctx, log, repoRoot, KoRepo(), importPath)
+	if err != nil {
+		return "", err
+	}
+	return refs[0], nil
+}

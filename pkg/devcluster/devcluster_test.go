@@ -1,0 +1,140 @@
+package devcluster
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"net"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestPKIIssuesVerifiableCertificates(t *testing.T) {
+	l := layout{root: t.TempDir()}
+	o := Options{NodeIP: "192.0.2.7", NodeName: "node-a"}
+	if err := ensurePKI(l, o); err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(readCert(t, l.pki("ca.crt")))
+	api := readCert(t, l.pki("apiserver.crt"))
+	for _, host := range []string{"kubernetes.default.svc.cluster.local", "127.0.0.1", "192.0.2.7", "10.96.0.1"} {
+		if _, err := api.Verify(x509.VerifyOptions{DNSName: host, Roots: roots}); err != nil {
+			t.Errorf("apiserver certificate for %s: %v", host, err)
+		}
+	}
+	kubelet := readCert(t, l.pki("kubelet-client.crt"))
+	if kubelet.Subject.CommonName != "system:node:node-a" || kubelet.Subject.Organization[0] != "system:nodes" {
+		t.Errorf("kubelet client subject = %v", kubelet.Subject)
+	}
+	if _, err := kubelet.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("kubelet client certificate: %v", err)
+	}
+
+	// A second run keeps the certificates; a new node IP reissues the
+	// serving ones under the same CA.
+	before := readCert(t, l.pki("apiserver.crt")).SerialNumber
+	if err := ensurePKI(l, o); err != nil {
+		t.Fatal(err)
+	}
+	if readCert(t, l.pki("apiserver.crt")).SerialNumber.Cmp(before) != 0 {
+		t.Error("ensurePKI reissued an unchanged certificate")
+	}
+	o.NodeIP = "192.0.2.8"
+	if err := ensurePKI(l, o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readCert(t, l.pki("apiserver.crt")).Verify(x509.VerifyOptions{DNSName: "192.0.2.8", Roots: roots}); err != nil {
+		t.Errorf("after the node IP changed: %v", err)
+	}
+}
+
+func readCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(data)
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func TestPortFreeNamesTheBusyPort(t *testing.T) {
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	err = portFree(port)
+	if err == nil || !strings.Contains(err.Error(), "in use") || !strings.Contains(err.Error(), ":") {
+		t.Fatalf("portFree(%d) = %v, want an error naming the port", port, err)
+	}
+	ln.Close()
+	if err := portFree(port); err != nil {
+		t.Errorf("after close: %v", err)
+	}
+}
+
+func TestMissingPackagesSaysHowToInstall(t *testing.T) {
+	saved := debianPackages
+	defer func() { debianPackages = saved }()
+	debianPackages = append(debianPackages, struct{ name, file string }{"csclr-no-such-package", "/nonexistent/csclr"})
+	if got := MissingPackages(); len(got) == 0 || got[len(got)-1] != "csclr-no-such-package" {
+		t.Fatalf("MissingPackages() = %v", got)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("preflight checks root first")
+	}
+	err := preflight()
+	if err == nil || !strings.Contains(err.Error(), "csclr-no-such-package") || !strings.Contains(err.Error(), "csclr dev deps") {
+		t.Errorf("preflight() = %v, want the missing package and the fix", err)
+	}
+}
+
+func TestConfigsNameTheClusterPaths(t *testing.T) {
+	l := layout{root: "/state"}
+	o := Options{NodeIP: "192.0.2.7", NodeName: "node-a"}
+	for name, tc := range map[string]struct {
+		text string
+		want []string
+	}{
+		"containerd": {containerdConfig(l), []string{`address = "/state/containerd/containerd.sock"`, "restrict_oom_score_adj = true", `conf_dir = "/state/cni/net.d"`, pauseImage()}},
+		"kubelet":    {kubeletConfig(l), []string{"failCgroupV1: false", "cgroupDriver: cgroupfs", "clusterDNS: [10.96.0.10]"}},
+		"kube-proxy": {kubeProxyConfig(l, o), []string{"maxPerCore: 0", "hostnameOverride: node-a"}},
+		"corefile":   {corefile(l, o), []string{"bind 192.0.2.7", "kubernetes cluster.local"}},
+		"cni":        {cniConfig(l), []string{`"dataDir": "/state/cni/ipam"`, `"bridge": "cni0"`}},
+		"kubeconfig": {kubeconfig(l, "admin", "https://127.0.0.1:6443"), []string{"client-certificate: /state/pki/admin.crt"}},
+	} {
+		for _, w := range tc.want {
+			if !strings.Contains(tc.text, w) {
+				t.Errorf("%s config lacks %q:\n%s", name, w, tc.text)
+			}
+		}
+	}
+}
+
+func TestToolsFileImportsBuiltPackages(t *testing.T) {
+	got := kubernetesPart.toolsFile()
+	for _, want := range []string{"//go:build tools", `_ "k8s.io/kubernetes/cmd/kubelet"`, `_ "k8s.io/kubernetes/cmd/kube-apiserver"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("tools.go lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(coreDNSPart.toolsFile(), `"."`) {
+		t.Error("a wrapper's own main package must not be imported")
+	}
+}
+
+func TestKubernetesLDFlagsSetTheVersion(t *testing.T) {
+	got := kubernetesLDFlags()
+	for _, want := range []string{"k8s.io/component-base/version.gitVersion=" + KubernetesVersion, "k8s.io/client-go/pkg/version.gitMinor=35"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("ldflags lack %q: %s", want, got)
+		}
+	}
+}

@@ -1,0 +1,98 @@
+package devcluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// The local registry (crane's) keeps blobs on disk but manifests only in
+// memory. A journal of the tagged manifests, written before the registry
+// stops and replayed when it starts, keeps every image across `down`/`up`
+// without copying a blob.
+func manifestJournal() string { return filepath.Join(registryDir(), "manifests.json") }
+
+type journalEntry struct {
+	Repo      string          `json:"repo"`
+	Tag       string          `json:"tag"`
+	MediaType types.MediaType `json:"mediaType"`
+	Manifest  []byte          `json:"manifest"`
+}
+
+// saveRegistry writes the journal of every tagged manifest in the registry.
+func saveRegistry(ctx context.Context) error {
+	reg, err := name.NewRegistry(RegistryAddr, name.Insecure)
+	if err != nil {
+		return err
+	}
+	repos, err := remote.Catalog(ctx, reg)
+	if err != nil {
+		return fmt.Errorf("listing the registry: %w", err)
+	}
+	var entries []journalEntry
+	for _, r := range repos {
+		repo := reg.Repo(r)
+		tags, err := remote.List(repo, remote.WithContext(ctx))
+		if err != nil {
+			return err
+		}
+		for _, tag := range tags {
+			desc, err := remote.Get(repo.Tag(tag), remote.WithContext(ctx))
+			if err != nil {
+				return err
+			}
+			entries = append(entries, journalEntry{Repo: r, Tag: tag, MediaType: desc.MediaType, Manifest: desc.Manifest})
+		}
+	}
+	data, err := json.Marshal(entries)
+	if err != nil {
+		return err
+	}
+	tmp := manifestJournal() + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, manifestJournal())
+}
+
+// restoreRegistry puts the journal's manifests back: image manifests first,
+// then the indexes that refer to them.
+func restoreRegistry(ctx context.Context) error {
+	data, err := os.ReadFile(manifestJournal())
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var entries []journalEntry
+	if err := json.Unmarshal(data, &entries); err != nil {
+		return fmt.Errorf("reading %s: %w", manifestJournal(), err)
+	}
+	sort.SliceStable(entries, func(i, j int) bool { return !entries[i].MediaType.IsIndex() && entries[j].MediaType.IsIndex() })
+	for _, e := range entries {
+		tag, err := name.NewTag(RegistryAddr+"/"+e.Repo+":"+e.Tag, name.Insecure)
+		if err != nil {
+			return err
+		}
+		if err := remote.Put(tag, rawManifest{e.MediaType, e.Manifest}, remote.WithContext(ctx)); err != nil {
+			return fmt.Errorf("restoring %s: %w", tag, err)
+		}
+	}
+	return nil
+}
+
+type rawManifest struct {
+	mediaType types.MediaType
+	data      []byte
+}
+
+func (r rawManifest) RawManifest() ([]byte, error)         { return r.data, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) { return r.mediaType, nil }
