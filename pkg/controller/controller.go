@@ -1,0 +1,220 @@
+// Package controller wires csclr's controller process: the scheme, the
+// manager (leader election, metrics, health probes, cache scoping), the
+// configuration store and every reconciler and the admission webhook.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"knative.dev/serving/pkg/apis/serving"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	"knative.dev/serving/pkg/gc"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"csclr.dev/csclr/pkg/config"
+	"csclr.dev/csclr/pkg/reconciler/configuration"
+	"csclr.dev/csclr/pkg/reconciler/revision"
+	"csclr.dev/csclr/pkg/reconciler/route"
+	"csclr.dev/csclr/pkg/reconciler/service"
+	"csclr.dev/csclr/pkg/webhook"
+)
+
+// Options configure the controller process. Zero values take the defaults.
+type Options struct {
+	// SystemNamespace holds csclr's ConfigMaps, the leader election Lease,
+	// the activator and the webhook (default: config.SystemNamespace()).
+	SystemNamespace string
+	// MetricsAddr serves Prometheus metrics ("0" disables; default ":9090").
+	MetricsAddr string
+	// ProbeAddr serves /healthz and /readyz (default ":8081").
+	ProbeAddr string
+	// LeaderElection makes only one replica reconcile at a time.
+	LeaderElection bool
+	// LeaderElectionID names the Lease (default "csclr-controller").
+	LeaderElectionID string
+	// Webhook serves the admission webhook in this process.
+	Webhook bool
+	// WebhookPort is the webhook's TLS port (default webhook.DefaultPort).
+	WebhookPort int
+	// ScalerAddress is host:port of csclr's KEDA external-push scaler, written
+	// into every ScaledObject (default: the revision reconciler's default).
+	ScalerAddress string
+	// Revision, if set, replaces the revision reconciler's options apart from
+	// Config (tests use it to inject a digest resolver).
+	Revision *revision.Options
+}
+
+func (o Options) withDefaults() Options {
+	if o.SystemNamespace == "" {
+		o.SystemNamespace = config.SystemNamespace()
+	}
+	if o.MetricsAddr == "" {
+		o.MetricsAddr = ":9090"
+	}
+	if o.ProbeAddr == "" {
+		o.ProbeAddr = ":8081"
+	}
+	if o.LeaderElectionID == "" {
+		o.LeaderElectionID = "csclr-controller"
+	}
+	if o.ScalerAddress == "" {
+		o.ScalerAddress = revision.DefaultConfig().ScalerAddress
+	}
+	return o
+}
+
+// NewScheme registers every type the controller reads or writes.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		clientgoscheme.AddToScheme, servingv1.AddToScheme, kedav1alpha1.AddToScheme, gatewayv1.Install,
+	} {
+		if err := add(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// New builds the manager with every reconciler (and the webhook if asked)
+// registered, and returns the configuration store it keeps current.
+func New(cfg *rest.Config, opts Options) (ctrl.Manager, *config.Store, error) {
+	opts = opts.withDefaults()
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, nil, fmt.Errorf("building the scheme: %w", err)
+	}
+	revisionPods, err := labels.NewRequirement(serving.RevisionLabelKey, selection.Exists, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:  opts.ProbeAddr,
+		LeaderElection:          opts.LeaderElection,
+		LeaderElectionID:        opts.LeaderElectionID,
+		LeaderElectionNamespace: opts.SystemNamespace,
+		// Stepping down cleanly lets the next leader start at once.
+		LeaderElectionReleaseOnCancel: true,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			// Only csclr's own ConfigMaps and the revisions' pods are
+			// cached, whatever else the cluster holds.
+			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{opts.SystemNamespace: {}}},
+			&corev1.Pod{}:       {Label: labels.NewSelector().Add(*revisionPods)},
+		}},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating the controller manager: %w", err)
+	}
+	store := config.NewStore(opts.SystemNamespace)
+	if err := register(mgr, store, opts); err != nil {
+		return nil, nil, err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, nil, err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return nil, nil, err
+	}
+	return mgr, store, nil
+}
+
+func register(mgr ctrl.Manager, store *config.Store, opts Options) error {
+	if err := store.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("watching the configuration: %w", err)
+	}
+	if err := service.SetupWithManager(mgr, service.Options{WithConfig: store.ToContext}); err != nil {
+		return fmt.Errorf("setting up the service reconciler: %w", err)
+	}
+	if err := configuration.SetupWithManager(mgr, configuration.Options{
+		WithConfig: store.ToContext,
+		GC:         func() *gc.Config { return store.Load().GC },
+	}); err != nil {
+		return fmt.Errorf("setting up the configuration reconciler: %w", err)
+	}
+	if err := route.SetupWithManager(mgr, route.Options{
+		WithConfig:      store.ToContext,
+		SystemNamespace: opts.SystemNamespace,
+		ConfigChanged:   routingConfigChanges(store),
+	}); err != nil {
+		return fmt.Errorf("setting up the route reconciler: %w", err)
+	}
+	revOpts := revision.Options{}
+	if opts.Revision != nil {
+		revOpts = *opts.Revision
+	}
+	revOpts.Config = revisionConfig(store, opts)
+	if err := revision.SetupWithManager(mgr, revOpts); err != nil {
+		return fmt.Errorf("setting up the revision reconciler: %w", err)
+	}
+	if opts.Webhook {
+		if err := webhook.SetupWithManager(mgr, webhook.Options{
+			WithConfig: store.ToContext,
+			Namespace:  opts.SystemNamespace,
+			Port:       opts.WebhookPort,
+		}); err != nil {
+			return fmt.Errorf("setting up the admission webhook: %w", err)
+		}
+	}
+	return nil
+}
+
+// revisionConfig adapts the store's snapshot to the revision reconciler.
+func revisionConfig(store *config.Store, opts Options) func(context.Context) revision.Config {
+	return func(context.Context) revision.Config {
+		c := store.Load()
+		return revision.Config{
+			Defaults:        c.Defaults,
+			Features:        c.Features,
+			Autoscaler:      c.Autoscaler,
+			Deployment:      c.Deployment,
+			QueueImage:      c.Deployment.QueueSidecarImage,
+			ScalerAddress:   opts.ScalerAddress,
+			SystemNamespace: opts.SystemNamespace,
+		}
+	}
+}
+
+// routingConfigChanges signals the Route reconciler when the ConfigMaps that
+// shape URLs and ingresses change. One pending signal is enough: it
+// requeues every Route.
+func routingConfigChanges(store *config.Store) <-chan event.GenericEvent {
+	ch := make(chan event.GenericEvent, 1)
+	store.OnChange(func(name string) {
+		if name != config.NetworkName && name != config.DomainName {
+			return
+		}
+		select {
+		case ch <- event.GenericEvent{Object: &servingv1.Route{}}:
+		default:
+		}
+	})
+	return ch
+}
+
+// Run builds the manager and runs it until ctx ends.
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	mgr, _, err := New(cfg, opts)
+	if err != nil {
+		return err
+	}
+	ctrl.Log.WithName("controller").Info("starting", "systemNamespace", opts.withDefaults().SystemNamespace,
+		"leaderElection", opts.LeaderElection, "webhook", opts.Webhook, "startedAt", time.Now().UTC())
+	return mgr.Start(ctx)
+}
