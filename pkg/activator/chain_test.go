@@ -1,0 +1,325 @@
+package activator
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"csclr.dev/csclr/pkg/gateway"
+	"csclr.dev/csclr/pkg/queue"
+)
+
+var rev1 = Key{Namespace: "ns", Name: "hello-00001"}
+
+type fakePods struct {
+	mu   sync.Mutex
+	pods map[Key][]PodInfo
+}
+
+func (f *fakePods) RevisionPods(rev Key) []PodInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]PodInfo(nil), f.pods[rev]...)
+}
+
+func (f *fakePods) set(rev Key, pods ...PodInfo) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pods == nil {
+		f.pods = map[Key][]PodInfo{}
+	}
+	f.pods[rev] = pods
+}
+
+type fakeRevisions map[Key]RevisionInfo
+
+func (f fakeRevisions) Revision(rev Key) (RevisionInfo, bool) { i, ok := f[rev]; return i, ok }
+
+// fakePod is a revision pod: its queue sidecar answers probes (503 until
+// ready) and echoes everything else.
+type fakePod struct {
+	srv   *httptest.Server
+	port  int
+	ready atomic.Bool
+}
+
+func startPod(t testing.TB, h http.Handler) *fakePod {
+	p := &fakePod{}
+	if h == nil {
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "hello %s %s %s xff=%s", r.Host, r.URL.Path, r.Proto, r.Header.Get("X-Forwarded-For"))
+		})
+	}
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(queue.ProbeHeader) == queue.ProbeHeaderValue {
+			if p.ready.Load() {
+				w.WriteHeader(http.StatusOK)
+			} else {
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	p.srv.Config.Protocols = new(http.Protocols)
+	p.srv.Config.Protocols.SetHTTP1(true)
+	p.srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	p.srv.Start()
+	t.Cleanup(p.srv.Close)
+	_, port, _ := net.SplitHostPort(p.srv.Listener.Addr().String())
+	p.port, _ = strconv.Atoi(port)
+	return p
+}
+
+type fixture struct {
+	pods    *fakePods
+	bal     *Balancer
+	handler http.Handler
+	front   *httptest.Server
+	colds   chan Key
+}
+
+func newFixture(t testing.TB, pod *fakePod, revs fakeRevisions, depth int) *fixture {
+	f := &fixture{pods: &fakePods{}, colds: make(chan Key, 100)}
+	f.bal = NewBalancer(BalancerConfig{
+		Pods: f.pods, Revisions: revs, Replicas: func() int { return 1 }, QueueDepth: depth,
+		Clock: clock.RealClock{}, Port: pod.port,
+		Prober: &Prober{Client: &http.Client{Timeout: time.Second}, Clock: clock.RealClock{}, Interval: 2 * time.Millisecond},
+	})
+	table := gateway.Build(
+		[]*networkingv1.Ingress{{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "hello"}, Spec: networkingv1.IngressSpec{
+			IngressClassName: ptr.To("csclr"), Rules: []networkingv1.IngressRule{{Host: "hello.ns.example.com"}}}}},
+		[]*gatewayv1.HTTPRoute{{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "hello"}, Spec: gatewayv1.HTTPRouteSpec{
+			Rules: []gatewayv1.HTTPRouteRule{{BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{
+				BackendObjectReference: gatewayv1.BackendObjectReference{Name: "hello-00001"}, Weight: ptr.To(int32(100))}}}}}}}},
+		gateway.Options{IngressClass: "csclr", ClusterDomain: "cluster.local"})
+	h2c := &http.Transport{Protocols: new(http.Protocols)}
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	f.handler = NewHandler(Chain{
+		Table:      func() *gateway.Table { return table },
+		Balancer:   f.bal,
+		Cold:       func(rev Key) { f.colds <- rev },
+		Transport:  &http.Transport{MaxIdleConnsPerHost: 100},
+		H2C:        h2c,
+		Clock:      clock.RealClock{},
+		RetryAfter: 2 * time.Second,
+	})
+	f.front = httptest.NewUnstartedServer(f.handler)
+	f.front.Config.Protocols = new(http.Protocols)
+	f.front.Config.Protocols.SetHTTP1(true)
+	f.front.Config.Protocols.SetUnencryptedHTTP2(true)
+	f.front.Start()
+	t.Cleanup(f.front.Close)
+	return f
+}
+
+func (f *fixture) get(t testing.TB, host string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, f.front.URL+"/path", nil)
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", host, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestWarmPath(t *testing.T) {
+	pod := startPod(t, nil)
+	f := newFixture(t, pod, fakeRevisions{}, 10)
+	f.pods.set(rev1, PodInfo{IP: "127.0.0.1", Ready: true})
+	resp, body := f.get(t, "hello.ns.example.com")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(body, "hello hello.ns.example.com /path HTTP/1.1 xff=127.0.0.1") {
+		t.Errorf("warm GET = %d %q", resp.StatusCode, body)
+	}
+	select {
+	case rev := <-f.colds:
+		t.Errorf("a warm request signalled a cold start for %v", rev)
+	default:
+	}
+}
+
+func TestUnknownHost(t *testing.T) {
+	f := newFixture(t, startPod(t, nil), fakeRevisions{}, 10)
+	if resp, _ := f.get(t, "nope.example.com"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown host: status %d, want 404", resp.StatusCode)
+	}
+}
+
+// TestColdPath: a request for a revision at zero is held, the scaler hears
+// of it at once, the new pod is probed as soon as it has an IP, and the
+// request goes as soon as the probe succeeds.
+func TestColdPath(t *testing.T) {
+	pod := startPod(t, nil)
+	f := newFixture(t, pod, fakeRevisions{}, 10)
+
+	type result struct {
+		code int
+		body string
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		resp, body := f.get(t, "hello.ns.example.com")
+		done <- result{resp.StatusCode, body}
+	}()
+	select {
+	case rev := <-f.colds:
+		if rev != rev1 {
+			t.Errorf("cold signal for %v, want %v", rev, rev1)
+		}
+		t.Logf("request → cold signal: %v", time.Since(start))
+	case <-time.After(5 * time.Second):
+		t.Fatal("no cold signal")
+	}
+
+	// The pod gets an IP but is not ready: probed, still held.
+	f.pods.set(rev1, PodInfo{IP: "127.0.0.1"})
+	f.bal.PodsChanged(rev1)
+	select {
+	case r := <-done:
+		t.Fatalf("released before the pod was ready: %+v", r)
+	case <-time.After(30 * time.Millisecond):
+	}
+	ready := time.Now()
+	pod.ready.Store(true)
+	select {
+	case r := <-done:
+		if r.code != http.StatusOK || !strings.HasPrefix(r.body, "hello hello.ns.example.com /path") {
+			t.Errorf("cold request = %d %q", r.code, r.body)
+		}
+		if took := time.Since(ready); took > 100*time.Millisecond {
+			t.Errorf("released %v after the pod became ready, want a few probe intervals", took)
+		} else {
+			t.Logf("pod ready → response: %v", took)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the held request was never released")
+	}
+}
+
+func TestQueueFull(t *testing.T) {
+	f := newFixture(t, startPod(t, nil), fakeRevisions{rev1: {Timeout: 300 * time.Millisecond}}, 1)
+	go func() { _, _ = http.DefaultClient.Do(mustReq(f.front.URL, "hello.ns.example.com")) }()
+	<-f.colds
+	resp, _ := f.get(t, "hello.ns.example.com")
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "2" {
+		t.Errorf("over the queue bound: %d Retry-After %q, want 503 and 2", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+func TestColdTimeout(t *testing.T) {
+	f := newFixture(t, startPod(t, nil), fakeRevisions{rev1: {Timeout: 50 * time.Millisecond}}, 10)
+	if resp, _ := f.get(t, "hello.ns.example.com"); resp.StatusCode != http.StatusGatewayTimeout {
+		t.Errorf("no pod within the timeout: status %d, want 504", resp.StatusCode)
+	}
+}
+
+func TestContainerConcurrencyRespected(t *testing.T) {
+	var inFlight, maxSeen atomic.Int32
+	pod := startPod(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		for {
+			m := maxSeen.Load()
+			if n <= m || maxSeen.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+		inFlight.Add(-1)
+	}))
+	f := newFixture(t, pod, fakeRevisions{rev1: {ContainerConcurrency: 1, Timeout: 10 * time.Second}}, 100)
+	f.pods.set(rev1, PodInfo{IP: "127.0.0.1", Ready: true})
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if resp, _ := f.get(t, "hello.ns.example.com"); resp.StatusCode != http.StatusOK {
+				t.Errorf("status %d", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	if maxSeen.Load() != 1 {
+		t.Errorf("containerConcurrency 1, but the pod saw %d requests at once", maxSeen.Load())
+	}
+}
+
+func TestH2CPassThrough(t *testing.T) {
+	pod := startPod(t, nil)
+	f := newFixture(t, pod, fakeRevisions{}, 10)
+	f.pods.set(rev1, PodInfo{IP: "127.0.0.1", Ready: true})
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	resp, err := (&http.Client{Transport: tr}).Do(mustReq(f.front.URL, "hello.ns.example.com"))
+	if err != nil {
+		t.Fatalf("h2c GET: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.ProtoMajor != 2 || !strings.Contains(string(b), "HTTP/2.0") {
+		t.Errorf("h2c end to end: client saw %s, pod saw %q", resp.Proto, b)
+	}
+}
+
+func TestWebSocketPassThrough(t *testing.T) {
+	pod := startPod(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			http.Error(w, "want an upgrade", http.StatusBadRequest)
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		brw.Flush()
+		line, _ := brw.ReadString('\n')
+		brw.WriteString("echo " + line)
+		brw.Flush()
+	}))
+	f := newFixture(t, pod, fakeRevisions{}, 10)
+	f.pods.set(rev1, PodInfo{IP: "127.0.0.1", Ready: true})
+
+	conn, err := net.Dial("tcp", f.front.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: hello.ns.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	fmt.Fprintf(conn, "ping\n")
+	if line, _ := br.ReadString('\n'); line != "echo ping\n" {
+		t.Errorf("over the upgraded connection got %q, want the echo", line)
+	}
+}
+
+func mustReq(base, host string) *http.Request {
+	req, _ := http.NewRequest(http.MethodGet, base+"/path", nil)
+	req.Host = host
+	return req
+}
