@@ -1,0 +1,85 @@
+package webhook
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-logr/logr"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+// NewHandler returns the webhook's HTTP handler: Knative defaulting at
+// DefaultingPath and validation at ValidationPath, each taking and answering
+// an admission.k8s.io/v1 AdmissionReview. withConfig as in Options.WithConfig
+// (nil: Knative's built-in defaults).
+func NewHandler(withConfig func(context.Context) context.Context, log logr.Logger) (http.Handler, error) {
+	if withConfig == nil {
+		withConfig = Options{}.withDefaults().WithConfig
+	}
+	dec, err := newDecoder()
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(DefaultingPath, reviewHandler(&defaulter{decoder: dec, withConfig: withConfig}, log.WithName("defaulting")))
+	mux.Handle(ValidationPath, reviewHandler(&validator{decoder: dec, withConfig: withConfig}, log.WithName("validation")))
+	return mux, nil
+}
+
+// reviewHandler wraps an admission handler in controller-runtime's
+// AdmissionReview codec, which also recovers from panics in the handler.
+func reviewHandler(h admission.Handler, log logr.Logger) http.Handler {
+	wh := &admission.Webhook{Handler: h, LogConstructor: func(_ logr.Logger, req *admission.Request) logr.Logger {
+		if req == nil {
+			return log
+		}
+		return log.WithValues("kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "operation", req.Operation, "uid", req.UID)
+	}}
+	return wh.WithRecoverPanic(true)
+}
+
+// tlsServer serves handler over TLS with the certificate manager's current
+// certificate (so a renewed Secret is served without a restart).
+type tlsServer struct {
+	addr    string
+	handler http.Handler
+	certs   *certManager
+	log     logr.Logger
+}
+
+// run serves once the first certificate is loaded, until ctx ends.
+func (s *tlsServer) run(ctx context.Context) error {
+	select {
+	case <-s.certs.loaded:
+	case <-ctx.Done():
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("webhook: listening on %s: %w (is another process using the port?)", s.addr, err)
+	}
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{
+			MinVersion:     tls.VersionTLS12,
+			GetCertificate: s.certs.getCertificate,
+		},
+	}
+	s.log.Info("serving admission webhook", "address", ln.Addr().String())
+	served := make(chan error, 1)
+	go func() { served <- srv.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("webhook: serving on %s: %w", s.addr, err)
+	case <-ctx.Done():
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+		return nil
+	}
+}
