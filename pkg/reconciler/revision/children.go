@@ -1,0 +1,134 @@
+package revision
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrs "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	v1 "knative.dev/serving/pkg/apis/serving/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// notOwnedError says a child's name is taken by an object the revision does
+// not control; the revision fails rather than fight over it.
+type notOwnedError struct{ kind, name string }
+
+func (e notOwnedError) Error() string { return v1.ResourceNotOwnedMessage(e.kind, e.name) }
+
+// applyChild creates desired, or updates the existing object when its spec
+// (compared with DeepDerivative, so that server-side defaults do not count)
+// or its labels and annotations differ. existing is an empty object of the
+// same type; on return it holds the object as stored.
+func (r *Reconciler) applyChild(ctx context.Context, rev *v1.Revision, kind string, desired, existing client.Object, inSync func() bool, copySpec func()) error {
+	err := r.client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
+	if apierrs.IsNotFound(err) {
+		if err := r.client.Create(ctx, desired); err != nil {
+			return fmt.Errorf("creating %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
+		}
+		r.event(rev, corev1.EventTypeNormal, "Created", "Created %s %q", kind, desired.GetName())
+		return r.client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
+	}
+	if !metav1.IsControlledBy(existing, rev) {
+		return notOwnedError{kind: kind, name: desired.GetName()}
+	}
+	if inSync() && metaInSync(desired, existing) {
+		return nil
+	}
+	// Merge rather than replace: KEDA and others add their own keys.
+	existing.SetLabels(merged(existing.GetLabels(), desired.GetLabels()))
+	existing.SetAnnotations(merged(existing.GetAnnotations(), desired.GetAnnotations()))
+	existing.SetOwnerReferences(desired.GetOwnerReferences())
+	copySpec()
+	if err := r.client.Update(ctx, existing); err != nil {
+		return fmt.Errorf("updating %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
+	}
+	r.event(rev, corev1.EventTypeNormal, "Updated", "Updated %s %q", kind, desired.GetName())
+	return nil
+}
+
+func metaInSync(desired, existing client.Object) bool {
+	contains := func(have, want map[string]string) bool {
+		for k, v := range want {
+			if hv, ok := have[k]; !ok || hv != v {
+				return false
+			}
+		}
+		return true
+	}
+	return contains(existing.GetLabels(), desired.GetLabels()) &&
+		contains(existing.GetAnnotations(), desired.GetAnnotations()) &&
+		equality.Semantic.DeepEqual(existing.GetOwnerReferences(), desired.GetOwnerReferences())
+}
+
+func merged(base, over map[string]string) map[string]string {
+	if len(over) == 0 {
+		return base
+	}
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, over)
+	return out
+}
+
+func (r *Reconciler) applyDeployment(ctx context.Context, rev *v1.Revision, want *appsv1.Deployment, initial int32) (*appsv1.Deployment, error) {
+	// Replicas are written once, at create: afterwards they are KEDA's.
+	create := want.DeepCopy()
+	create.Spec.Replicas = &initial
+	have := &appsv1.Deployment{}
+	err := r.applyChild(ctx, rev, "Deployment", create, have,
+		func() bool { return equality.Semantic.DeepDerivative(want.Spec, have.Spec) },
+		func() {
+			replicas := have.Spec.Replicas
+			have.Spec = want.Spec
+			have.Spec.Replicas = replicas
+		})
+	return have, err
+}
+
+func (r *Reconciler) applyService(ctx context.Context, rev *v1.Revision, want *corev1.Service) error {
+	have := &corev1.Service{}
+	return r.applyChild(ctx, rev, "Service", want, have,
+		func() bool {
+			return equality.Semantic.DeepDerivative(want.Spec.Ports, have.Spec.Ports) &&
+				equality.Semantic.DeepEqual(want.Spec.Selector, have.Spec.Selector)
+		},
+		func() {
+			have.Spec.Ports = want.Spec.Ports
+			have.Spec.Selector = want.Spec.Selector
+		})
+}
+
+func (r *Reconciler) applyScaledObject(ctx context.Context, rev *v1.Revision, want *kedav1alpha1.ScaledObject) (*kedav1alpha1.ScaledObject, error) {
+	have := &kedav1alpha1.ScaledObject{}
+	err := r.applyChild(ctx, rev, "ScaledObject", want, have,
+		func() bool { return equality.Semantic.DeepDerivative(want.Spec, have.Spec) },
+		func() { have.Spec = want.Spec })
+	return have, err
+}
+
+func (r *Reconciler) applyEndpointSlice(ctx context.Context, rev *v1.Revision, want *discoveryv1.EndpointSlice) error {
+	have := &discoveryv1.EndpointSlice{}
+	return r.applyChild(ctx, rev, "EndpointSlice", want, have,
+		func() bool {
+			return equality.Semantic.DeepEqual(want.Endpoints, have.Endpoints) &&
+				equality.Semantic.DeepEqual(want.Ports, have.Ports) &&
+				equality.Semantic.DeepEqual(want.Annotations, have.Annotations)
+		},
+		func() {
+			have.Endpoints, have.Ports = want.Endpoints, want.Ports
+			// The hysteresis clock must be removable, so annotations are replaced.
+			have.Annotations = want.Annotations
+		})
+}

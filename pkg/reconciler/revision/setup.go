@@ -1,0 +1,100 @@
+package revision
+
+import (
+	"context"
+
+	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"knative.dev/serving/pkg/apis/serving"
+	v1 "knative.dev/serving/pkg/apis/serving/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"csclr.dev/csclr/pkg/reconciler/revision/resources"
+)
+
+// ControllerName names the controller, its events and its logs.
+const ControllerName = "revision-controller"
+
+// SetupWithManager registers the Revision reconciler. It watches Revisions,
+// the objects they own, the revisions' pods (their readiness drives the
+// endpoints) and the activator's EndpointSlices (they are the endpoints of
+// every revision in proxy mode).
+//
+// The manager's cache holds every Pod and EndpointSlice it is asked for;
+// to keep memory low, restrict Pods to those labelled
+// serving.knative.dev/revision in the manager's cache options.
+func SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	r := &Reconciler{
+		client:   mgr.GetClient(),
+		config:   opts.Config,
+		clock:    opts.Clock,
+		resolver: opts.Resolver,
+		recorder: mgr.GetEventRecorder(ControllerName),
+	}
+	if r.config == nil {
+		r.config = func(context.Context) Config { return DefaultConfig() }
+	}
+	if r.clock == nil {
+		r.clock = clock.RealClock{}
+	}
+	if r.resolver == nil {
+		r.resolver = RegistryResolver{Transport: opts.Transport}
+	}
+	workers := opts.MaxConcurrentReconciles
+	if workers <= 0 {
+		workers = 4
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(ControllerName).
+		For(&v1.Revision{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&discoveryv1.EndpointSlice{}).
+		Owns(&kedav1alpha1.ScaledObject{}).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToRevision)).
+		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.activatorToRevisions)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		Complete(r)
+}
+
+// podToRevision maps a revision pod to its revision.
+func podToRevision(_ context.Context, o client.Object) []reconcile.Request {
+	name := o.GetLabels()[serving.RevisionLabelKey]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: name}}}
+}
+
+// activatorToRevisions maps a change of the activator's endpoints to every
+// revision whose public endpoints are the activator's now.
+func (r *Reconciler) activatorToRevisions(ctx context.Context, o client.Object) []reconcile.Request {
+	cfg := r.config(ctx)
+	if o.GetNamespace() != cfg.SystemNamespace || o.GetLabels()[discoveryv1.LabelServiceName] != resources.ActivatorService {
+		return nil
+	}
+	var proxied discoveryv1.EndpointSliceList
+	if err := r.client.List(ctx, &proxied, client.MatchingLabels{
+		discoveryv1.LabelManagedBy: resources.ManagedByValue,
+		resources.ModeLabelKey:     string(resources.ModeProxy),
+	}); err != nil {
+		log.FromContext(ctx).Error(err, "listing the revisions in proxy mode after an activator change; they update at their next resync")
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(proxied.Items))
+	for _, s := range proxied.Items {
+		if rev := s.Labels[serving.RevisionLabelKey]; rev != "" {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.Namespace, Name: rev}})
+		}
+	}
+	return reqs
+}
