@@ -29,22 +29,25 @@ func setForwarded(r *http.Request) {
 		proto = "https"
 	}
 	h := r.Header
+	// One backing array for the three values saves two allocations a request.
+	values := make([]string, 3)
 
-	xff := ip
+	values[0] = ip
 	if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-		xff = strings.Join(prior, ", ") + ", " + ip
+		values[0] = strings.Join(prior, ", ") + ", " + ip
 	}
-	h["X-Forwarded-For"] = []string{xff}
+	h["X-Forwarded-For"] = values[0:1:1]
 
 	if h.Get("X-Forwarded-Proto") == "" {
-		h["X-Forwarded-Proto"] = []string{proto}
+		values[1] = proto
+		h["X-Forwarded-Proto"] = values[1:2:2]
 	}
 
-	elem := "for=" + forwardedNode(ip) + ";proto=" + proto
+	values[2] = "for=" + forwardedNode(ip) + ";proto=" + proto
 	if prior := h["Forwarded"]; len(prior) > 0 {
-		elem = strings.Join(prior, ", ") + ", " + elem
+		values[2] = strings.Join(prior, ", ") + ", " + values[2]
 	}
-	h["Forwarded"] = []string{elem}
+	h["Forwarded"] = values[2:3:3]
 }
 
 // forwardedNode quotes IPv6 addresses as RFC 7239 section 6 requires.

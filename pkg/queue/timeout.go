@@ -3,11 +3,10 @@ package queue
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,217 +29,205 @@ func TimeoutsFor(c Config) Timeouts {
 	return t
 }
 
+// The life of a response under enforceTimeouts. Exactly one of the handler
+// (starting the response) and the timer (timing it out) wins the move out
+// of waiting; that compare-and-swap is the whole synchronisation.
+const (
+	waiting         int32 = iota // nothing sent yet
+	started                      // status line committed; only idleness can end it
+	timedOutStart                // no response in time: the 504 is sent by finish
+	timedOutIdle                 // no bytes in time before the start: 504
+	abortedIdle                  // no bytes in time after the start: cut
+	hijacked                     // a WebSocket took the connection; no timeouts
+	finished                     // the handler returned
+)
+
 // enforceTimeouts is the chain step for the revision's timeouts. It runs the
 // rest of the chain on the serving goroutine and checks deadlines from one
-// timer, so a request costs no extra goroutine. Once a response has started
-// it is never cut for being slow overall, only for being idle.
+// timer. The timer never writes: it flips the state and cancels the request
+// context, and the serving goroutine writes the 504 once the inner steps
+// (which all stop on cancellation) have returned. So the handler's header
+// map and the connection are only ever touched by one goroutine at a time,
+// and no per-request header copy is needed. Once a response has started it
+// is never cut for being slow overall, only for being idle.
 func enforceTimeouts(t Timeouts, clock Clock, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithCancel(r.Context())
 		now := clock.Now()
 		tw := &timeoutWriter{
-			w: w, header: make(http.Header), clock: clock, cancel: cancel,
-			firstByteBy: now.Add(t.FirstByte), idle: t.Idle, lastByte: now,
+			ResponseWriter: w, clock: clock, cancel: cancel,
+			firstByteBy: now.Add(t.FirstByte), idle: t.Idle,
 		}
+		tw.lastByte.Store(now.UnixNano())
 		first := t.FirstByte
 		if t.Idle > 0 {
 			first = min(first, t.Idle)
 		}
-		tw.mu.Lock()
 		tw.timer = clock.AfterFunc(first, tw.onTimer)
-		tw.mu.Unlock()
-
 		defer tw.finish()
 		next.ServeHTTP(tw, r.WithContext(ctx))
 	})
 }
 
-// timeoutWriter lets the handler goroutine and the timer race safely: all
-// writes to the real ResponseWriter happen under mu, and the handler writes
-// headers into its own map until the response starts, so the timer can send
-// a 504 without touching a map the handler is filling.
 type timeoutWriter struct {
-	w      http.ResponseWriter
-	header http.Header // the handler's headers until the response starts
-	clock  Clock
-	cancel context.CancelFunc
+	http.ResponseWriter // Header() is the real map: only the handler uses it until finish
+	clock               Clock
+	cancel              context.CancelFunc
+	firstByteBy         time.Time
+	idle                time.Duration
+	timer               Timer
 
-	firstByteBy time.Time
-	idle        time.Duration
-
-	mu       sync.Mutex
-	timer    Timer
-	lastByte time.Time // request start, then the last write
-	started  bool      // status line committed
-	hijacked bool
-	done     bool // the handler returned
-	timedOut bool // a 504 was sent; later writes are refused
-	aborted  bool // idle after the start: the response must be cut
+	state    atomic.Int32
+	lastByte atomic.Int64 // unix nanos of the request start, then of the last write
 }
 
-func (tw *timeoutWriter) Header() http.Header {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	if tw.started {
-		// Trailers are set after the body; the timer no longer writes.
-		return tw.w.Header()
+// start moves waiting → started; false means a timeout won.
+func (tw *timeoutWriter) start() bool {
+	for {
+		switch tw.state.Load() {
+		case started:
+			return true
+		case waiting:
+			if tw.state.CompareAndSwap(waiting, started) {
+				return true
+			}
+		default:
+			return false
+		}
 	}
-	return tw.header
+}
+
+func (tw *timeoutWriter) touch() {
+	if tw.idle > 0 {
+		tw.lastByte.Store(tw.clock.Now().UnixNano())
+	}
 }
 
 func (tw *timeoutWriter) WriteHeader(code int) {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	tw.writeHeaderLocked(code)
-}
-
-func (tw *timeoutWriter) writeHeaderLocked(code int) {
-	if tw.timedOut || tw.aborted || tw.started {
-		return
-	}
-	copyHeader(tw.w.Header(), tw.header)
-	tw.w.WriteHeader(code)
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		// Informational: the final response comes later with its own headers.
-		clear(tw.header)
-		clear(tw.w.Header())
+		// Informational: the final response (maybe our 504) follows.
+		if tw.state.Load() == waiting {
+			tw.ResponseWriter.WriteHeader(code)
+		}
 		return
 	}
-	tw.started = true
-	tw.touchLocked()
+	if tw.state.Load() != waiting {
+		return
+	}
+	tw.touch()
+	if tw.start() {
+		tw.ResponseWriter.WriteHeader(code)
+	}
 }
 
 func (tw *timeoutWriter) Write(p []byte) (int, error) {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	if tw.timedOut || tw.aborted {
+	tw.touch()
+	if !tw.start() {
 		return 0, http.ErrHandlerTimeout
 	}
-	if !tw.started {
-		tw.writeHeaderLocked(http.StatusOK)
-	}
-	tw.touchLocked()
-	return tw.w.Write(p)
-}
-
-func (tw *timeoutWriter) touchLocked() {
-	if tw.idle > 0 {
-		tw.lastByte = tw.clock.Now()
-	}
+	return tw.ResponseWriter.Write(p)
 }
 
 func (tw *timeoutWriter) FlushError() error {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	if tw.timedOut || tw.aborted {
+	if !tw.start() {
 		return http.ErrHandlerTimeout
 	}
-	if !tw.started {
-		tw.writeHeaderLocked(http.StatusOK)
-	}
-	return http.NewResponseController(tw.w).Flush()
+	return http.NewResponseController(tw.ResponseWriter).Flush()
 }
 
 // Hijack hands the connection over (WebSocket upgrades); the revision's
 // timeouts do not apply to what follows.
 func (tw *timeoutWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	if tw.timedOut || tw.aborted {
+	if !tw.state.CompareAndSwap(waiting, hijacked) {
 		return nil, nil, http.ErrHandlerTimeout
 	}
-	conn, rw, err := http.NewResponseController(tw.w).Hijack()
-	if err == nil {
-		tw.hijacked = true
-		tw.timer.Stop()
-	}
-	return conn, rw, err
+	return http.NewResponseController(tw.ResponseWriter).Hijack()
 }
 
 // Unwrap gives http.ResponseController the rest (deadlines, full duplex).
-func (tw *timeoutWriter) Unwrap() http.ResponseWriter { return tw.w }
+func (tw *timeoutWriter) Unwrap() http.ResponseWriter { return tw.ResponseWriter }
 
+// onTimer runs on the timer's goroutine; one run at a time, since the next
+// is only scheduled at its end.
 func (tw *timeoutWriter) onTimer() {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	if tw.done || tw.hijacked || tw.timedOut || tw.aborted {
+	now := tw.clock.Now()
+	if tw.state.Load() == waiting {
+		idleOver, idleLeft := tw.idleness(now)
+		firstByteLeft := tw.firstByteBy.Sub(now)
+		switch {
+		case firstByteLeft <= 0:
+			if tw.expire(waiting, timedOutStart) {
+				return
+			}
+		case idleOver:
+			if tw.expire(waiting, timedOutIdle) {
+				return
+			}
+		default: // woke early
+			if tw.idle > 0 {
+				firstByteLeft = min(firstByteLeft, idleLeft)
+			}
+			tw.timer.Reset(firstByteLeft)
+			return
+		}
+	}
+	// Only a started response is still watched, and only for idleness. The
+	// writer stamps lastByte before starting, so this reading is fresh.
+	if tw.state.Load() != started || tw.idle <= 0 {
 		return
 	}
-	now := tw.clock.Now()
-	next := time.Duration(-1)
-	if !tw.started {
-		if !now.Before(tw.firstByteBy) {
-			tw.timeOutLocked("no response started in time")
-			return
-		}
-		next = tw.firstByteBy.Sub(now)
-	}
-	if tw.idle > 0 {
-		idleBy := tw.lastByte.Add(tw.idle)
-		if !now.Before(idleBy) {
-			if tw.started {
-				tw.aborted = true
-				tw.cancel()
-			} else {
-				tw.timeOutLocked("no bytes from the container within the idle timeout")
-			}
-			return
-		}
-		if next < 0 || idleBy.Sub(now) < next {
-			next = idleBy.Sub(now)
-		}
-	}
-	if next >= 0 {
-		tw.timer.Reset(next)
+	if idleOver, idleLeft := tw.idleness(now); !idleOver {
+		tw.timer.Reset(idleLeft)
+	} else {
+		tw.expire(started, abortedIdle)
 	}
 }
 
-func (tw *timeoutWriter) timeOutLocked(why string) {
-	tw.timedOut = true
-	h := tw.w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	tw.w.WriteHeader(http.StatusGatewayTimeout)
-	fmt.Fprintf(tw.w, "gateway timeout: %s\n", why)
-	_ = http.NewResponseController(tw.w).Flush()
-	tw.cancel()
+func (tw *timeoutWriter) idleness(now time.Time) (over bool, left time.Duration) {
+	if tw.idle <= 0 {
+		return false, 0
+	}
+	left = time.Unix(0, tw.lastByte.Load()).Add(tw.idle).Sub(now)
+	return left <= 0, left
 }
 
-// finish runs when the handler returns or panics. It must leave the real
-// writer alone afterwards and turn an idle abort into a cut connection.
+func (tw *timeoutWriter) expire(from, to int32) bool {
+	if tw.state.CompareAndSwap(from, to) {
+		tw.cancel()
+		return true
+	}
+	return false
+}
+
+// finish runs on the serving goroutine when the handler returns or panics:
+// it settles the state for good, then sends the 504 or cuts the response.
 func (tw *timeoutWriter) finish() {
-	tw.mu.Lock()
-	tw.done = true
-	timedOut, aborted := tw.timedOut, tw.aborted
-	if !tw.started && !timedOut && !tw.hijacked {
-		copyHeader(tw.w.Header(), tw.header) // net/http sends the implicit 200
-	}
-	tw.mu.Unlock()
 	tw.timer.Stop()
+	final := tw.state.Swap(finished)
 	tw.cancel()
 
 	if p := recover(); p != nil {
 		// The proxy panics with ErrAbortHandler when its copy fails because
-		// we cancelled it; after a 504 that would lose the 504.
-		if timedOut && errors.Is(asError(p), http.ErrAbortHandler) {
-			return
+		// we cancelled it; after a timeout we still owe the caller a 504.
+		if p != http.ErrAbortHandler || (final != timedOutStart && final != timedOutIdle) {
+			panic(p)
 		}
-		panic(p)
 	}
-	if aborted {
+	switch final {
+	case timedOutStart:
+		tw.gatewayTimeout("no response started in time")
+	case timedOutIdle:
+		tw.gatewayTimeout("no bytes from the container within the idle timeout")
+	case abortedIdle:
 		panic(http.ErrAbortHandler)
 	}
 }
 
-func asError(p any) error {
-	err, _ := p.(error)
-	return err
-}
-
-// copyHeader shares the value slices: the handler's map is not written to
-// after the response starts.
-func copyHeader(dst, src http.Header) {
-	for k, vv := range src {
-		dst[k] = vv
-	}
+func (tw *timeoutWriter) gatewayTimeout(why string) {
+	h := tw.ResponseWriter.Header()
+	clear(h) // whatever the abandoned inner steps put there
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	tw.ResponseWriter.WriteHeader(http.StatusGatewayTimeout)
+	fmt.Fprintf(tw.ResponseWriter, "gateway timeout: %s\n", why)
 }
