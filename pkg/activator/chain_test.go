@@ -89,6 +89,7 @@ func startPod(t testing.TB, h http.Handler) *fakePod {
 type fixture struct {
 	pods    *fakePods
 	bal     *Balancer
+	chain   Chain
 	handler http.Handler
 	front   *httptest.Server
 	colds   chan Key
@@ -110,7 +111,7 @@ func newFixture(t testing.TB, pod *fakePod, revs fakeRevisions, depth int) *fixt
 		gateway.Options{IngressClass: "csclr", ClusterDomain: "cluster.local"})
 	h2c := &http.Transport{Protocols: new(http.Protocols)}
 	h2c.Protocols.SetUnencryptedHTTP2(true)
-	f.handler = NewHandler(Chain{
+	f.chain = Chain{
 		Table:      func() *gateway.Table { return table },
 		Balancer:   f.bal,
 		Cold:       func(rev Key) { f.colds <- rev },
@@ -118,7 +119,8 @@ func newFixture(t testing.TB, pod *fakePod, revs fakeRevisions, depth int) *fixt
 		H2C:        h2c,
 		Clock:      clock.RealClock{},
 		RetryAfter: 2 * time.Second,
-	})
+	}
+	f.handler = NewHandler(f.chain)
 	f.front = httptest.NewUnstartedServer(f.handler)
 	f.front.Config.Protocols = new(http.Protocols)
 	f.front.Config.Protocols.SetHTTP1(true)
