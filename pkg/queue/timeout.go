@@ -33,13 +33,13 @@ func TimeoutsFor(c Config) Timeouts {
 // (starting the response) and the timer (timing it out) wins the move out
 // of waiting; that compare-and-swap is the whole synchronisation.
 const (
-	waiting         int32 = iota // nothing sent yet
-	started                      // status line committed; only idleness can end it
-	timedOutStart                // no response in time: the 504 is sent by finish
-	timedOutIdle                 // no bytes in time before the start: 504
-	abortedIdle                  // no bytes in time after the start: cut
-	hijacked                     // a WebSocket took the connection; no timeouts
-	finished                     // the handler returned
+	waiting       int32 = iota // nothing sent yet
+	started                    // status line committed; only idleness can end it
+	timedOutStart              // no response in time: the 504 is sent by finish
+	timedOutIdle               // no bytes in time before the start: 504
+	abortedIdle                // no bytes in time after the start: cut
+	hijacked                   // a WebSocket took the connection; no timeouts
+	finished                   // the handler returned
 )
 
 // enforceTimeouts is the chain step for the revision's timeouts. It runs the
