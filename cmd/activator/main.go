@@ -1,0 +1,58 @@
+// Command activator is csclr's data plane for cold and bursty traffic, its
+// mesh-less gateway, and its KEDA external-push scaler.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime/pkg/client/config"
+
+	"csclr.dev/csclr/pkg/activator/app"
+)
+
+func main() {
+	cfg := app.Config{}
+	flag.IntVar(&cfg.ProxyPort, "proxy-port", 8012, "port for revision and gateway traffic (HTTP/1.1 and h2c)")
+	flag.IntVar(&cfg.ScalerPort, "scaler-port", 9093, "port of the KEDA external-push scaler (gRPC)")
+	flag.IntVar(&cfg.MetricsPort, "metrics-port", 9090, "port for /metrics and the held-request reports")
+	flag.IntVar(&cfg.AdminPort, "admin-port", 8022, "port for /healthz, /readyz and peer pokes")
+	flag.StringVar(&cfg.PodName, "pod-name", os.Getenv("POD_NAME"), "this pod's name (downward API)")
+	flag.StringVar(&cfg.PodIP, "pod-ip", os.Getenv("POD_IP"), "this pod's IP (downward API)")
+	flag.StringVar(&cfg.SystemNamespace, "system-namespace", envOr("SYSTEM_NAMESPACE", "csclr-system"), "namespace of the activator Service")
+	flag.StringVar(&cfg.ActivatorService, "activator-service", "csclr-activator", "name of the activator Service (its EndpointSlices list the peers)")
+	flag.StringVar(&cfg.IngressClass, "ingress-class", "csclr", "class of the Ingresses this gateway serves")
+	flag.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain")
+	flag.IntVar(&cfg.QueueDepth, "queue-depth", 1000, "requests one revision may hold here while waiting for a pod")
+	flag.DurationVar(&cfg.ProbeInterval, "probe-interval", 25*time.Millisecond, "interval between probes of a starting pod")
+	flag.DurationVar(&cfg.RetryAfter, "retry-after", time.Second, "Retry-After sent with 503 when a revision's queue is full")
+	flag.DurationVar(&cfg.DrainPeriod, "drain-period", 10*time.Second, "after SIGTERM, keep serving this long so endpoints drop this pod first")
+	flag.BoolVar(&cfg.RequestLog, "request-log", true, "write one JSON line per request")
+	flag.Parse()
+
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	restCfg, err := ctrl.GetConfig()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "activator: no Kubernetes configuration (in-cluster or KUBECONFIG): %v\n", err)
+		os.Exit(1)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := app.Run(ctx, restCfg, cfg, log); err != nil {
+		log.Error("activator failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,185 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"knative.dev/serving/pkg/apis/serving"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"csclr.dev/csclr/pkg/activator"
+	"csclr.dev/csclr/pkg/names"
+)
+
+// Cache indexes.
+const (
+	podsByRevision  = "csclr.revision" // namespace/revision label
+	slicesByService = "csclr.service"  // namespace/kubernetes.io/service-name label
+	listTimeout     = 5 * time.Second
+	defaultTimeoutS = 300
+)
+
+func indexCache(ctx context.Context, c cache.Cache) error {
+	if err := c.IndexField(ctx, &corev1.Pod{}, podsByRevision, func(o client.Object) []string {
+		if rev := o.GetLabels()[serving.RevisionLabelKey]; rev != "" {
+			return []string{o.GetNamespace() + "/" + rev}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return c.IndexField(ctx, &discoveryv1.EndpointSlice{}, slicesByService, func(o client.Object) []string {
+		if svc := o.GetLabels()[discoveryv1.LabelServiceName]; svc != "" {
+			return []string{o.GetNamespace() + "/" + svc}
+		}
+		return nil
+	})
+}
+
+// listers reads everything the activator needs from the informer cache.
+type listers struct {
+	cache           cache.Cache
+	systemNamespace string
+	activatorSvc    string
+}
+
+func (l *listers) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), listTimeout)
+}
+
+// RevisionPods implements activator.PodLister.
+func (l *listers) RevisionPods(rev activator.Key) []activator.PodInfo {
+	ctx, cancel := l.ctx()
+	defer cancel()
+	var pods corev1.PodList
+	if err := l.cache.List(ctx, &pods, client.MatchingFields{podsByRevision: rev.String()}); err != nil {
+		return nil
+	}
+	out := make([]activator.PodInfo, 0, len(pods.Items))
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp != nil || p.Status.PodIP == "" || p.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		out = append(out, activator.PodInfo{IP: p.Status.PodIP, Ready: podReady(p)})
+	}
+	return out
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// Revision implements activator.RevisionLister.
+func (l *listers) Revision(rev activator.Key) (activator.RevisionInfo, bool) {
+	ctx, cancel := l.ctx()
+	defer cancel()
+	var r servingv1.Revision
+	if err := l.cache.Get(ctx, rev, &r); err != nil {
+		return activator.RevisionInfo{}, false
+	}
+	info := activator.RevisionInfo{Timeout: defaultTimeoutS * time.Second}
+	if r.Spec.TimeoutSeconds != nil && *r.Spec.TimeoutSeconds > 0 {
+		info.Timeout = time.Duration(*r.Spec.TimeoutSeconds) * time.Second
+	}
+	if r.Spec.ContainerConcurrency != nil {
+		info.ContainerConcurrency = int(*r.Spec.ContainerConcurrency)
+	}
+	return info, true
+}
+
+// readyAddresses lists the ready endpoint addresses of a Service.
+func (l *listers) readyAddresses(namespace, service string) []string {
+	ctx, cancel := l.ctx()
+	defer cancel()
+	var slices discoveryv1.EndpointSliceList
+	if err := l.cache.List(ctx, &slices, client.MatchingFields{slicesByService: namespace + "/" + service}); err != nil {
+		return nil
+	}
+	var out []string
+	for _, s := range slices.Items {
+		if s.AddressType != discoveryv1.AddressTypeIPv4 && s.AddressType != discoveryv1.AddressTypeIPv6 {
+			continue
+		}
+		for _, e := range s.Endpoints {
+			if e.Conditions.Ready != nil && !*e.Conditions.Ready {
+				continue
+			}
+			out = append(out, e.Addresses...)
+		}
+	}
+	return out
+}
+
+// ReadyPodIPs implements scaler.Targets: the ready endpoints of the
+// revision's private Service.
+func (l *listers) ReadyPodIPs(rev activator.Key) []string {
+	return l.readyAddresses(rev.Namespace, names.PrivateService(rev.Name))
+}
+
+// ActivatorIPs implements scaler.Targets and the Signaller's peers.
+func (l *listers) ActivatorIPs() []string {
+	return l.readyAddresses(l.systemNamespace, l.activatorSvc)
+}
+
+// Replicas is the number of ready activators (at least one: this one).
+func (l *listers) Replicas() int { return max(1, len(l.ActivatorIPs())) }
+
+// Ingresses implements gateway.Lister.
+func (l *listers) Ingresses() ([]*networkingv1.Ingress, error) {
+	ctx, cancel := l.ctx()
+	defer cancel()
+	var list networkingv1.IngressList
+	if err := l.cache.List(ctx, &list); err != nil {
+		return nil, err
+	}
+	out := make([]*networkingv1.Ingress, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
+	}
+	return out, nil
+}
+
+// HTTPRoutes implements gateway.Lister.
+func (l *listers) HTTPRoutes() ([]*gatewayv1.HTTPRoute, error) {
+	ctx, cancel := l.ctx()
+	defer cancel()
+	var list gatewayv1.HTTPRouteList
+	if err := l.cache.List(ctx, &list); err != nil {
+		return nil, err
+	}
+	out := make([]*gatewayv1.HTTPRoute, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
+	}
+	return out, nil
+}
+
+// onChange calls fn with every added, updated or deleted object.
+func onChange(fn func(client.Object)) toolscache.ResourceEventHandler {
+	obj := func(o any) {
+		if t, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+			o = t.Obj
+		}
+		if co, ok := o.(client.Object); ok {
+			fn(co)
+		}
+	}
+	return toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    obj,
+		UpdateFunc: func(_, n any) { obj(n) },
+		DeleteFunc: obj,
+	}
+}

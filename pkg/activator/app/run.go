@@ -1,0 +1,233 @@
+// Package app wires the activator process: informer caches, the gateway
+// table, the handler chain, the scaler and the four listeners.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+	"knative.dev/serving/pkg/apis/serving"
+	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+
+	"csclr.dev/csclr/pkg/activator"
+	"csclr.dev/csclr/pkg/gateway"
+	"csclr.dev/csclr/pkg/scaler"
+)
+
+// Config is the activator's whole configuration (cmd/activator fills it
+// from flags).
+type Config struct {
+	ProxyPort, ScalerPort, MetricsPort, AdminPort int
+
+	PodName, PodIP   string // downward API
+	SystemNamespace  string // where Service ActivatorService lives
+	ActivatorService string
+	IngressClass     string
+	ClusterDomain    string
+
+	QueueDepth    int           // held requests per revision
+	ProbeInterval time.Duration // between probes of a starting pod
+	RetryAfter    time.Duration // sent with 503 on a full queue
+	DrainPeriod   time.Duration // after SIGTERM, serve this long before closing (endpoints catch up)
+	RequestLog    bool
+}
+
+// Run serves until ctx ends, then drains.
+func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger) error {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, servingv1.AddToScheme, gatewayv1.Install} {
+		if err := add(scheme); err != nil {
+			return err
+		}
+	}
+	hasRevision, err := labels.NewRequirement(serving.RevisionLabelKey, selection.Exists, nil)
+	if err != nil {
+		return err
+	}
+	c, err := cache.New(restCfg, cache.Options{
+		Scheme:           scheme,
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: labels.NewSelector().Add(*hasRevision)}},
+	})
+	if err != nil {
+		return fmt.Errorf("activator: creating the informer cache: %w", err)
+	}
+	if err := indexCache(ctx, c); err != nil {
+		return fmt.Errorf("activator: indexing the informer cache: %w", err)
+	}
+	l := &listers{cache: c, systemNamespace: cfg.SystemNamespace, activatorSvc: cfg.ActivatorService}
+	clk := clock.RealClock{}
+
+	// The scaler and its cross-replica signal.
+	sc := scaler.New(clk)
+	signaller := &scaler.Signaller{Scaler: sc, Peers: l.ActivatorIPs, Self: cfg.PodIP, Port: cfg.AdminPort,
+		Client: &http.Client{Timeout: time.Second}, Clock: clk, Every: time.Second, Parallel: 16}
+	gatherer := &scaler.Gatherer{Scaler: sc, Targets: l, Client: &http.Client{Timeout: 800 * time.Millisecond},
+		Clock: clk, Interval: time.Second, Parallel: 32,
+		OnError: func(err error) { log.Debug("scrape failed", "error", err) }}
+
+	// The gateway table and the data path.
+	gwOpts := gateway.Options{IngressClass: cfg.IngressClass, ClusterDomain: cfg.ClusterDomain}
+	store := gateway.NewStore(gwOpts)
+	syncer := gateway.NewSyncer(store, l, gwOpts)
+	syncer.OnError = func(err error) {
+		log.Error("rebuilding the routing table failed; keeping the previous one", "error", err)
+	}
+
+	dialer := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
+	h1 := &http.Transport{DialContext: dialer.DialContext, MaxIdleConns: 4096, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: false}
+	h2c := &http.Transport{DialContext: dialer.DialContext, Protocols: new(http.Protocols)}
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+
+	bal := activator.NewBalancer(activator.BalancerConfig{
+		Pods: l, Revisions: l, Replicas: l.Replicas, QueueDepth: cfg.QueueDepth, Clock: clk,
+		Prober: &activator.Prober{Client: &http.Client{Timeout: time.Second, Transport: h1}, Clock: clk, Interval: cfg.ProbeInterval},
+	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	metrics, err := activator.NewMetrics(reg, bal.Held)
+	if err != nil {
+		return err
+	}
+	chain := activator.Chain{Table: store.Load, Balancer: bal, Cold: signaller.ColdRequest, Transport: h1, H2C: h2c,
+		Clock: clk, Metrics: metrics, RetryAfter: cfg.RetryAfter}
+	if cfg.RequestLog {
+		chain.Log = log
+	}
+
+	// Informer events.
+	for obj, h := range map[client.Object]func(client.Object){
+		&corev1.Pod{}: func(o client.Object) {
+			bal.PodsChanged(activator.Key{Namespace: o.GetNamespace(), Name: o.GetLabels()[serving.RevisionLabelKey]})
+		},
+		&discoveryv1.EndpointSlice{}: func(o client.Object) {
+			if o.GetNamespace() == cfg.SystemNamespace && o.GetLabels()[discoveryv1.LabelServiceName] == cfg.ActivatorService {
+				bal.Resync() // the activator count changed: so did each pod's share
+			}
+		},
+		&networkingv1.Ingress{}: func(client.Object) { syncer.Changed() },
+		&gatewayv1.HTTPRoute{}:  func(client.Object) { syncer.Changed() },
+		&servingv1.Revision{}:   func(o client.Object) { bal.PodsChanged(client.ObjectKeyFromObject(o)) },
+	} {
+		inf, err := c.GetInformer(ctx, obj)
+		if err != nil {
+			return fmt.Errorf("activator: watching %T: %w", obj, err)
+		}
+		if _, err := inf.AddEventHandler(onChange(h)); err != nil {
+			return err
+		}
+	}
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		if err := c.Start(ctx); err != nil {
+			log.Error("informer cache stopped", "error", err)
+			stop()
+		}
+	}()
+	if !c.WaitForCacheSync(ctx) {
+		return errors.New("activator: informer caches never synced: check RBAC for pods, endpointslices, ingresses, httproutes and revisions")
+	}
+	syncer.Rebuild()
+	go syncer.Run(ctx)
+	go gatherer.Run(ctx)
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				bal.Sweep()
+			}
+		}
+	}()
+
+	// Listeners.
+	var draining atomic.Bool
+	admin := http.NewServeMux()
+	admin.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	admin.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if draining.Load() {
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	admin.Handle(scaler.PokePath, scaler.PokeHandler(sc))
+
+	metricsMux := http.NewServeMux()
+	metricsMux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	metricsMux.Handle(scaler.ActivatorStatsPath, activator.ReportHandler(bal, cfg.PodName))
+
+	proxySrv := &http.Server{Addr: addr(cfg.ProxyPort), Handler: activator.NewHandler(chain), Protocols: new(http.Protocols), ReadHeaderTimeout: 30 * time.Second}
+	proxySrv.Protocols.SetHTTP1(true)
+	proxySrv.Protocols.SetUnencryptedHTTP2(true)
+	servers := []*http.Server{proxySrv,
+		{Addr: addr(cfg.AdminPort), Handler: admin, ReadHeaderTimeout: 5 * time.Second},
+		{Addr: addr(cfg.MetricsPort), Handler: metricsMux, ReadHeaderTimeout: 5 * time.Second}}
+	errc := make(chan error, len(servers)+1)
+	for _, s := range servers {
+		go func() {
+			if err := s.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("activator: serving %s: %w", s.Addr, err)
+			}
+		}()
+	}
+	grpcSrv := grpc.NewServer()
+	pb.RegisterExternalScalerServer(grpcSrv, sc)
+	lis, err := net.Listen("tcp", addr(cfg.ScalerPort))
+	if err != nil {
+		return fmt.Errorf("activator: listening for the scaler on %s: %w", addr(cfg.ScalerPort), err)
+	}
+	go func() {
+		if err := grpcSrv.Serve(lis); err != nil {
+			errc <- fmt.Errorf("activator: serving the scaler: %w", err)
+		}
+	}()
+	log.Info("activator serving", "proxy", cfg.ProxyPort, "scaler", cfg.ScalerPort, "metrics", cfg.MetricsPort, "admin", cfg.AdminPort)
+
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	// Drain: fail readiness so the endpoints drop this pod, keep serving
+	// while they catch up, then finish the requests in flight.
+	draining.Store(true)
+	time.Sleep(cfg.DrainPeriod)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(shutdownCtx)
+	}
+	grpcSrv.Stop() // KEDA's streams never end by themselves; KEDA reconnects to another replica
+	return err
+}
+
+func addr(port int) string { return ":" + strconv.Itoa(port) }
