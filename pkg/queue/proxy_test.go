@@ -204,3 +204,42 @@ func TestProxyUserContainerDown(t *testing.T) {
 		t.Fatalf("container down: %d %q, want 502 naming the port", code, body)
 	}
 }
+
+// TestProxyBodiesTrailersAndHopByHop: request bodies reach the container,
+// trailers come back, and hop-by-hop headers stop at the queue both ways.
+func TestProxyBodiesTrailersAndHopByHop(t *testing.T) {
+	user := startUser(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Trailer", "X-Checksum")
+		w.Header().Set("X-Seen", fmt.Sprintf("te=%q x-hop=%q keep-alive=%q", r.Header.Get("Te"), r.Header.Get("X-Hop"), r.Header.Get("Keep-Alive")))
+		w.Header().Set("Connection", "X-Secret")
+		w.Header().Set("X-Secret", "hop only")
+		fmt.Fprintf(w, "got %s", body)
+		w.Header().Set("X-Checksum", "42")
+	}))
+	url, _ := startQueue(t, testConfig(user))
+
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader("payload"))
+	req.Header.Set("Connection", "X-Hop")
+	req.Header.Set("X-Hop", "drop me")
+	req.Header.Set("Te", "trailers")
+	req.Header.Set("Keep-Alive", "timeout=5")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "got payload" {
+		t.Errorf("body = %q, want the request body echoed", body)
+	}
+	if got := resp.Header.Get("X-Seen"); got != `te="trailers" x-hop="" keep-alive=""` {
+		t.Errorf("container saw %s; want TE: trailers kept, X-Hop and Keep-Alive removed", got)
+	}
+	if resp.Header.Get("X-Secret") != "" {
+		t.Errorf("hop-by-hop response header X-Secret reached the caller")
+	}
+	if got := resp.Trailer.Get("X-Checksum"); got != "42" {
+		t.Errorf("trailer X-Checksum = %q, want 42", got)
+	}
+}
