@@ -58,28 +58,10 @@ type Config struct {
 
 // Run serves until ctx ends, then drains.
 func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger) error {
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, servingv1.AddToScheme, gatewayv1.Install} {
-		if err := add(scheme); err != nil {
-			return err
-		}
-	}
-	hasRevision, err := labels.NewRequirement(serving.RevisionLabelKey, selection.Exists, nil)
+	c, l, err := newCache(ctx, restCfg, cfg)
 	if err != nil {
 		return err
 	}
-	c, err := cache.New(restCfg, cache.Options{
-		Scheme:           scheme,
-		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: labels.NewSelector().Add(*hasRevision)}},
-	})
-	if err != nil {
-		return fmt.Errorf("activator: creating the informer cache: %w", err)
-	}
-	if err := indexCache(ctx, c); err != nil {
-		return fmt.Errorf("activator: indexing the informer cache: %w", err)
-	}
-	l := &listers{cache: c, systemNamespace: cfg.SystemNamespace, activatorSvc: cfg.ActivatorService}
 	clk := clock.RealClock{}
 
 	// The scaler and its cross-replica signal.
@@ -228,6 +210,42 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 	}
 	grpcSrv.Stop() // KEDA's streams never end by themselves; KEDA reconnects to another replica
 	return err
+}
+
+// Scheme is the types the activator reads.
+func Scheme() (*runtime.Scheme, error) {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, servingv1.AddToScheme, gatewayv1.Install} {
+		if err := add(scheme); err != nil {
+			return nil, err
+		}
+	}
+	return scheme, nil
+}
+
+// newCache makes the informer cache (pods restricted to revision pods,
+// managed fields dropped) with its indexes, and the listers over it.
+func newCache(ctx context.Context, restCfg *rest.Config, cfg Config) (cache.Cache, *listers, error) {
+	scheme, err := Scheme()
+	if err != nil {
+		return nil, nil, err
+	}
+	hasRevision, err := labels.NewRequirement(serving.RevisionLabelKey, selection.Exists, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := cache.New(restCfg, cache.Options{
+		Scheme:           scheme,
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: labels.NewSelector().Add(*hasRevision)}},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("activator: creating the informer cache: %w", err)
+	}
+	if err := indexCache(ctx, c); err != nil {
+		return nil, nil, fmt.Errorf("activator: indexing the informer cache: %w", err)
+	}
+	return c, &listers{cache: c, systemNamespace: cfg.SystemNamespace, activatorSvc: cfg.ActivatorService}, nil
 }
 
 func addr(port int) string { return ":" + strconv.Itoa(port) }
