@@ -5,6 +5,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -71,7 +72,8 @@ type Balancer struct {
 }
 
 type revState struct {
-	thr *throttler
+	thr     *throttler
+	timeout atomic.Int64 // the revision's timeoutSeconds as a Duration, refreshed by sync
 
 	mu      sync.Mutex
 	probed  map[string]bool               // IPs that answered our probe
@@ -107,13 +109,10 @@ func (b *Balancer) revision(rev Key) *revState {
 	return s
 }
 
-// Timeout is how long a cold request for rev may wait.
-func (b *Balancer) Timeout(rev Key) time.Duration {
-	if info, ok := b.cfg.Revisions.Revision(rev); ok && info.Timeout > 0 {
-		return info.Timeout
-	}
-	return defaultTimeout
-}
+// maxWait is how long a request for the revision may wait for a pod: its
+// timeoutSeconds, read at the last sync so that the warm path never touches
+// the informer cache.
+func (s *revState) maxWait() time.Duration { return time.Duration(s.timeout.Load()) }
 
 // PodsChanged re-reads a revision's pods; call it from the Pod and
 // EndpointSlice informers' handlers. Revisions without traffic here are
@@ -144,10 +143,16 @@ func (b *Balancer) Resync() {
 // have an IP but are not ready yet, and stops probing pods that left.
 func (b *Balancer) sync(rev Key, s *revState) {
 	pods := b.cfg.Pods.RevisionPods(rev)
-	capacity := 0
-	if info, ok := b.cfg.Revisions.Revision(rev); ok && info.ContainerConcurrency > 0 {
-		capacity = max(1, info.ContainerConcurrency/max(1, b.cfg.Replicas()))
+	capacity, timeout := 0, defaultTimeout
+	if info, ok := b.cfg.Revisions.Revision(rev); ok {
+		if info.ContainerConcurrency > 0 {
+			capacity = max(1, info.ContainerConcurrency/max(1, b.cfg.Replicas()))
+		}
+		if info.Timeout > 0 {
+			timeout = info.Timeout
+		}
 	}
+	s.timeout.Store(int64(timeout))
 	s.mu.Lock()
 	present := make(map[string]bool, len(pods))
 	addrs := make([]string, 0, len(pods))

@@ -87,7 +87,7 @@ func hold(c Chain, next http.Handler) http.Handler {
 		s := c.Balancer.revision(rev)
 
 		start := c.Clock.Now()
-		p, waited, err := s.thr.acquire(r.Context(), c.Balancer.Timeout(rev), func() {
+		p, waited, err := s.thr.acquire(r.Context(), s.maxWait(), func() {
 			if c.Metrics != nil {
 				c.Metrics.coldStarts.Inc()
 			}
