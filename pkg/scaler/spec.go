@@ -1,7 +1,3 @@
-// Package scaler is KEDA's external-push scaler for csclr revisions: it
-// gathers load reports from the queue sidecars and the activators, averages
-// them over Knative's stable and panic windows, and answers KEDA's
-// IsActive / StreamIsActive / GetMetricSpec / GetMetrics calls.
 package scaler
 
 import (
