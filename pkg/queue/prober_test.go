@@ -170,7 +170,7 @@ func TestAggressiveProbeReadiness(t *testing.T) {
 	defer ln.Close()
 	opened := time.Now()
 	waitFor(t, ready.Ready, "readiness after the port opened")
-	if d := time.Since(opened); d > 500*time.Millisecond {
+	if d := time.Since(opened); d > time.Second {
 		t.Fatalf("ready %v after the port opened, want within a few 25ms intervals", d)
 	}
 }

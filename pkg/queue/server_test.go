@@ -67,13 +67,13 @@ func statusOf(url string) int {
 
 func slowAndFast(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/slow" {
-		time.Sleep(700 * time.Millisecond)
+		time.Sleep(1500 * time.Millisecond)
 	}
 	io.WriteString(w, "done")
 }
 
 func TestDrainViaPreStop(t *testing.T) {
-	q := runQueue(t, http.HandlerFunc(slowAndFast), 300*time.Millisecond)
+	q := runQueue(t, http.HandlerFunc(slowAndFast), time.Second)
 
 	slow := make(chan string, 1)
 	go func() {
@@ -91,6 +91,7 @@ func TestDrainViaPreStop(t *testing.T) {
 	drained := make(chan int, 1)
 	go func() { drained <- statusOf(q.admin + DrainPath) }()
 	waitFor(t, q.parts.Readiness.Draining, "the drain to start")
+	drainStart := time.Now()
 
 	if code := statusOf(q.admin + ReadyPath); code != http.StatusServiceUnavailable {
 		t.Errorf("/ready while draining = %d, want 503", code)
@@ -104,7 +105,7 @@ func TestDrainViaPreStop(t *testing.T) {
 		t.Errorf("new request inside the drain period = %d, want 200 (endpoints may not be updated yet)", code)
 	}
 
-	time.Sleep(400 * time.Millisecond) // past the drain period
+	time.Sleep(time.Until(drainStart.Add(1200 * time.Millisecond))) // past the drain period
 	if code := statusOf(q.serving + "/"); code != 0 {
 		t.Errorf("new request after the drain period = %d, want a refused connection", code)
 	}
