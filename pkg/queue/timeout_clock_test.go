@@ -149,7 +149,7 @@ func TestIdleTimeoutWithInjectedClock(t *testing.T) {
 		step := func() { write <- struct{}{}; <-write }
 		step() // first byte at 0s
 		clock.Advance(900 * time.Millisecond)
-		step() // another at 0.9s
+		step()                                // another at 0.9s
 		clock.Advance(600 * time.Millisecond) // 1.5s: the check at 1s moves to 1.9s
 		if at := clock.pending(); !at.Equal(t0.Add(1900 * time.Millisecond)) {
 			t.Fatalf("next idle check at %v, want 1.9s", at.Sub(t0))
