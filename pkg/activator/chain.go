@@ -107,7 +107,8 @@ func hold(c Chain, next http.Handler) http.Handler {
 			http.Error(w, "revision "+rev.String()+": no pod became ready within the revision's timeout", http.StatusGatewayTimeout)
 			return
 		case err != nil:
-			return // the client went away
+			x.status = statusClientGone
+			return
 		}
 		defer s.thr.release(p)
 		x.addr = p.addr

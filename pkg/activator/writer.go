@@ -1,7 +1,9 @@
 package activator
 
 import (
+	"bufio"
 	"context"
+	"net"
 	"net/http"
 	"time"
 
@@ -57,6 +59,20 @@ func (x *exchange) Flush() {
 	}
 	_ = http.NewResponseController(x.ResponseWriter).Flush()
 }
+
+// Hijack records that the connection was taken over (an upgrade such as a
+// WebSocket), for the request log.
+func (x *exchange) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(x.ResponseWriter).Hijack()
+	if err == nil {
+		x.hijacked = true
+	}
+	return c, brw, err
+}
+
+// statusClientGone is logged for requests whose client left before an
+// answer (nginx's convention); nothing is written.
+const statusClientGone = 499
 
 func (x *exchange) code() int {
 	switch {

@@ -22,6 +22,10 @@ const (
 	RevisionHeader  = "Knative-Serving-Revision"
 	NamespaceHeader = "Knative-Serving-Namespace"
 	TagHeader       = "Knative-Serving-Tag"
+	// LinkerdDstHeader is set by Linkerd's proxy to the Service it routed to
+	// ({name}.{ns}.svc.{domain}:{port}): for a revision's public Service it
+	// names the revision.
+	LinkerdDstHeader = "L5d-Dst-Canonical"
 )
 
 // Backend is one revision of a split with its weight.
@@ -100,7 +104,8 @@ func (t *Table) Route(k Key) (*Route, bool) {
 
 // Resolve finds the revision for a request, in this order:
 //  1. the Knative-Serving-Revision and -Namespace headers (set by an ingress
-//     or by the HTTPRoute's header modifier after the mesh chose the split);
+//     or by the HTTPRoute's header modifier after the mesh chose the split),
+//     or Linkerd's l5d-dst-canonical naming a routed revision's Service;
 //  2. the host of an Ingress (a route's host or one of its tag hosts); on a
 //     route's host, the Knative-Serving-Tag header selects a tag;
 //  3. a Service host, {name}.{ns}[.svc[.{cluster domain}]]: the apex
@@ -110,6 +115,11 @@ func (t *Table) Route(k Key) (*Route, bool) {
 func (t *Table) Resolve(host string, h http.Header, rnd uint64) (Target, bool) {
 	if rev, ns := h.Get(RevisionHeader), h.Get(NamespaceHeader); rev != "" && ns != "" {
 		return Target{Revision: Key{Namespace: ns, Name: rev}}, true
+	}
+	if dst := h.Get(LinkerdDstHeader); dst != "" {
+		if name, ns, ok := t.serviceHost(canonicalHost(dst)); ok && t.revisions[Key{Namespace: ns, Name: name}] {
+			return Target{Revision: Key{Namespace: ns, Name: name}}, true
+		}
 	}
 	host = canonicalHost(host)
 	if e, ok := t.hosts[host]; ok {

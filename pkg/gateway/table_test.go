@@ -36,6 +36,8 @@ func TestResolve(t *testing.T) {
 		{name: "tag header on the main host", host: "hello.ns.example.com", header: http.Header{TagHeader: {"candidate"}}, want: Target{Revision: r2, Route: hello, Tag: "candidate"}, wantOK: true},
 		{name: "unknown tag header falls back to main", host: "hello.ns.example.com", header: http.Header{TagHeader: {"nope"}}, want: Target{Revision: r1, Route: hello}, wantOK: true},
 		{name: "revision headers win", host: "whatever", header: http.Header{RevisionHeader: {"x-00009"}, NamespaceHeader: {"other"}}, want: Target{Revision: Key{Namespace: "other", Name: "x-00009"}}, wantOK: true},
+		{name: "linkerd destination names a revision Service", host: "hello.ns.example.com", header: http.Header{LinkerdDstHeader: {"hello-00002.ns.svc.cluster.local:80"}}, want: Target{Revision: r2}, wantOK: true},
+		{name: "linkerd destination of the apex Service: split as usual", host: "hello.ns.example.com", header: http.Header{LinkerdDstHeader: {"hello.ns.svc.cluster.local:80"}}, rnd: 0, want: Target{Revision: r1, Route: hello}, wantOK: true},
 		{name: "apex Service host", host: "hello.ns.svc.cluster.local", rnd: 99, want: Target{Revision: r2, Route: hello}, wantOK: true},
 		{name: "short apex Service host", host: "hello.ns", want: Target{Revision: r1, Route: hello}, wantOK: true},
 		{name: "revision Service host", host: "hello-00002.ns.svc.cluster.local", want: Target{Revision: r2}, wantOK: true},
