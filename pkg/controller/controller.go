@@ -136,24 +136,8 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, *config.Store, error) {
 }
 
 func register(mgr ctrl.Manager, store *config.Store, opts Options) error {
-	if err := store.SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("watching the configuration: %w", err)
-	}
-	if err := service.SetupWithManager(mgr, service.Options{WithConfig: store.ToContext}); err != nil {
-		return fmt.Errorf("setting up the service reconciler: %w", err)
-	}
-	if err := configuration.SetupWithManager(mgr, configuration.Options{
-		WithConfig: store.ToContext,
-		GC:         func() *gc.Config { return store.Load().GC },
-	}); err != nil {
-		return fmt.Errorf("setting up the configuration reconciler: %w", err)
-	}
-	if err := route.SetupWithManager(mgr, route.Options{
-		WithConfig:      store.ToContext,
-		SystemNamespace: opts.SystemNamespace,
-		ConfigChanged:   routingConfigChanges(store),
-	}); err != nil {
-		return fmt.Errorf("setting up the route reconciler: %w", err)
+	if err := RegisterCore(mgr, store, opts.withDefaults().SystemNamespace); err != nil {
+		return err
 	}
 	revOpts := revision.Options{}
 	if opts.Revision != nil {
@@ -171,6 +155,32 @@ func register(mgr ctrl.Manager, store *config.Store, opts Options) error {
 		}); err != nil {
 			return fmt.Errorf("setting up the admission webhook: %w", err)
 		}
+	}
+	return nil
+}
+
+// RegisterCore registers the configuration watch and the Service,
+// Configuration and Route reconcilers (everything but the Revision
+// reconciler and the webhook), for tests that drive Revisions themselves.
+func RegisterCore(mgr ctrl.Manager, store *config.Store, systemNamespace string) error {
+	if err := store.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("watching the configuration: %w", err)
+	}
+	if err := service.SetupWithManager(mgr, service.Options{WithConfig: store.ToContext}); err != nil {
+		return fmt.Errorf("setting up the service reconciler: %w", err)
+	}
+	if err := configuration.SetupWithManager(mgr, configuration.Options{
+		WithConfig: store.ToContext,
+		GC:         func() *gc.Config { return store.Load().GC },
+	}); err != nil {
+		return fmt.Errorf("setting up the configuration reconciler: %w", err)
+	}
+	if err := route.SetupWithManager(mgr, route.Options{
+		WithConfig:      store.ToContext,
+		SystemNamespace: systemNamespace,
+		ConfigChanged:   routingConfigChanges(store),
+	}); err != nil {
+		return fmt.Errorf("setting up the route reconciler: %w", err)
 	}
 	return nil
 }
