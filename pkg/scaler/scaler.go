@@ -22,8 +22,14 @@ type Scaler struct {
 	pb.UnimplementedExternalScalerServer
 
 	clock clock.PassiveClock
-	mu    sync.Mutex
-	revs  map[types.NamespacedName]*revision
+	// onActivity, if set, hears when a revision turns active (a cold
+	// request, or KEDA's IsActive saying so after it said no) or inactive
+	// (IsActive saying no after yes): the scale-from-zero and scale-to-zero
+	// moments, for Kubernetes events. It is called without the lock held
+	// and must not block.
+	onActivity func(rev Key, active bool)
+	mu         sync.Mutex
+	revs       map[types.NamespacedName]*revision
 }
 
 // revision is the scaler's state for one revision.
@@ -37,11 +43,27 @@ type revision struct {
 	lastPoke  time.Time // the last cold request signalled
 	lastSeen  time.Time // the last time KEDA or an activator mentioned it
 	streams   map[chan struct{}]struct{}
+	active    bool // what IsActive or a cold request last said
 }
 
 // New returns an empty Scaler reading time from clk.
 func New(clk clock.PassiveClock) *Scaler {
 	return &Scaler{clock: clk, revs: map[types.NamespacedName]*revision{}}
+}
+
+// OnActivity sets the activity hook (see Scaler.onActivity); call it before
+// serving.
+func (s *Scaler) OnActivity(fn func(rev Key, active bool)) { s.onActivity = fn }
+
+// noteActivityLocked records what was last said about the revision and
+// returns the hook call to make after unlocking, if it changed.
+func (s *Scaler) noteActivityLocked(key Key, r *revision, active bool) func() {
+	if r.active == active || s.onActivity == nil {
+		r.active = active
+		return func() {}
+	}
+	r.active = active
+	return func() { s.onActivity(key, active) }
 }
 
 // revisionLocked returns the revision's state, creating it with spec (or
@@ -78,7 +100,9 @@ func (s *Scaler) ColdRequest(key types.NamespacedName) {
 		default: // a wake-up is already pending on this stream
 		}
 	}
+	notify := s.noteActivityLocked(key, r, true)
 	s.mu.Unlock()
+	notify()
 }
 
 // Decide evaluates the revision's windows now.
@@ -101,9 +125,12 @@ func (s *Scaler) decideLocked(r *revision) decision {
 // was signalled within it.
 func (s *Scaler) Active(spec Spec) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	r := s.revisionLocked(spec.Revision, &spec)
-	return s.activeLocked(r)
+	active := s.activeLocked(r)
+	notify := s.noteActivityLocked(spec.Revision, r, active)
+	s.mu.Unlock()
+	notify()
+	return active
 }
 
 func (s *Scaler) activeLocked(r *revision) bool {
