@@ -29,14 +29,14 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	log = log.With("revision", cfg.RevisionKey(), "pod", cfg.Pod)
+	log = log.With("pod", cfg.Pod) // request lines carry the revision themselves
 	ls, err := queue.Listen(cfg)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	log.Info("queue sidecar serving", "port", cfg.ServingPort, "userPort", cfg.UserPort,
+	log.Info("queue sidecar serving", "revision", cfg.RevisionKey(), "port", cfg.ServingPort, "userPort", cfg.UserPort,
 		"containerConcurrency", cfg.ContainerConcurrency, "queueDepth", cfg.QueueDepth, "timeout", cfg.Timeout.String())
 	return queue.Serve(ctx, queue.NewParts(cfg, log), ls)
 }

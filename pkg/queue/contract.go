@@ -42,4 +42,8 @@ const (
 	EnvQueueDepth  = "QUEUE_DEPTH"        // requests that may wait for a slot; default max(100, 10×containerConcurrency)
 	EnvDrainPeriod = "QUEUE_DRAIN_PERIOD" // Go duration to keep serving after SIGTERM or /drain; default 5s
 	EnvRequestLog  = "QUEUE_REQUEST_LOG"  // "false" turns the per-request JSON log line off
+
+	// ProbeUserAgent is sent by the sidecar's HTTP readiness probe of the
+	// user container; like the kubelet's, it starts with "kube-probe/".
+	ProbeUserAgent = "kube-probe/csclr-queue"
 )

@@ -180,7 +180,7 @@ func httpCheck(get *corev1.HTTPGetAction, port int) func(context.Context) error 
 		if err != nil {
 			return err
 		}
-		req.Header.Set("User-Agent", "kube-probe/csclr-queue")
+		req.Header.Set("User-Agent", ProbeUserAgent)
 		for _, h := range get.HTTPHeaders {
 			if http.CanonicalHeaderKey(h.Name) == "Host" {
 				req.Host = h.Value

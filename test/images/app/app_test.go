@@ -59,6 +59,11 @@ func TestFailOnOverlap(t *testing.T) {
 	done := make(chan int)
 	go func() { resp, _ := fetch(t, http.DefaultClient, url+"/?sleep=300ms"); done <- resp.StatusCode }()
 	time.Sleep(100 * time.Millisecond)
+	probe, _ := http.NewRequest(http.MethodGet, url+"/", nil)
+	probe.Header.Set("User-Agent", "kube-probe/csclr-queue")
+	if resp, err := http.DefaultClient.Do(probe); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("readiness probe during a request: %v %v, want 200 (probes are not requests)", resp, err)
+	}
 	resp, body := fetch(t, http.DefaultClient, url+"/")
 	if resp.StatusCode != 500 || body != "overlap\n" {
 		t.Fatalf("overlapping request: %d %q, want 500 overlap", resp.StatusCode, body)

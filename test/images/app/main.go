@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -85,8 +86,14 @@ func (a *app) handler() http.Handler {
 
 // countOverlap wraps every request, sleeping ones included, so that two
 // requests in the container at once are caught whatever their paths.
+// Readiness probes (the kubelet's or the queue sidecar's, both "kube-probe/"
+// user agents) bypass the queue's limit by design and are not counted.
 func (a *app) countOverlap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.UserAgent(), "kube-probe/") {
+			next.ServeHTTP(w, r)
+			return
+		}
 		n := a.inFlight.Add(1)
 		defer a.inFlight.Add(-1)
 		if a.failOnOverlap && n > 1 {
