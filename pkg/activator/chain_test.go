@@ -207,7 +207,7 @@ func TestColdPath(t *testing.T) {
 		if r.code != http.StatusOK || !strings.HasPrefix(r.body, "hello hello.ns.example.com /path") {
 			t.Errorf("cold request = %d %q", r.code, r.body)
 		}
-		if took := time.Since(ready); took > 100*time.Millisecond {
+		if took := time.Since(ready); took > 500*time.Millisecond { // ~7 ms unloaded; generous for -race on shared cores
 			t.Errorf("released %v after the pod became ready, want a few probe intervals", took)
 		} else {
 			t.Logf("pod ready → response: %v", took)
@@ -218,7 +218,7 @@ func TestColdPath(t *testing.T) {
 }
 
 func TestQueueFull(t *testing.T) {
-	f := newFixture(t, startPod(t, nil), fakeRevisions{rev1: {Timeout: 300 * time.Millisecond}}, 1)
+	f := newFixture(t, startPod(t, nil), fakeRevisions{rev1: {Timeout: time.Second}}, 1)
 	go func() { _, _ = http.DefaultClient.Do(mustReq(f.front.URL, "hello.ns.example.com")) }()
 	<-f.colds
 	resp, _ := f.get(t, "hello.ns.example.com")

@@ -59,7 +59,7 @@ func TestThrottlerQueueFullAndTimeout(t *testing.T) {
 	cold := func() { colds++ }
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := th.acquire(context.Background(), 50*time.Millisecond, cold)
+		_, _, err := th.acquire(context.Background(), 300*time.Millisecond, cold)
 		done <- err
 	}()
 	for {
