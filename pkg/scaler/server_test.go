@@ -107,6 +107,9 @@ func TestStreamPushesAtOnce(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 
+	// The best of three pushes must take a few ms (no tick is involved; the
+	// slack is for -race on a shared machine).
+	best := time.Hour
 	for i := range 3 {
 		start := time.Now()
 		s.ColdRequest(Key{Namespace: "ns", Name: "hello-00001"})
@@ -117,11 +120,12 @@ func TestStreamPushesAtOnce(t *testing.T) {
 		if !resp.Result {
 			t.Fatalf("push %d: got result false, want true", i)
 		}
-		if took := time.Since(start); took > 20*time.Millisecond {
-			t.Errorf("push %d took %v, want a few ms", i, took)
-		} else {
-			t.Logf("push %d: %v", i, took)
-		}
+		took := time.Since(start)
+		t.Logf("push %d: %v", i, took)
+		best = min(best, took)
+	}
+	if best > 10*time.Millisecond {
+		t.Errorf("cold request → stream push took at best %v, want a few ms", best)
 	}
 
 	// A burst of signals never blocks the signaller, whatever the stream does.
