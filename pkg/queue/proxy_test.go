@@ -123,7 +123,7 @@ func TestProxyWebSocket(t *testing.T) {
 	cfg := testConfig(user)
 	cfg.Timeout = 200 * time.Millisecond // the connection outlives the revision timeout
 	cfg.ContainerConcurrency = 1
-	url, _ := startQueue(t, cfg)
+	url, parts := startQueue(t, cfg)
 
 	wsURL := "ws" + strings.TrimPrefix(url, "http") + "/ws"
 	conn, err := websocket.Dial(wsURL, "", url)
@@ -141,6 +141,12 @@ func TestProxyWebSocket(t *testing.T) {
 		}
 		time.Sleep(150 * time.Millisecond)
 	}
+	// The connection holds its concurrency slot until it closes.
+	if n := parts.Breaker.InContainer(); n != 1 {
+		t.Errorf("open WebSocket holds %d slots, want 1", n)
+	}
+	conn.Close()
+	waitFor(t, func() bool { return parts.Report.InFlight() == 0 && parts.Breaker.InContainer() == 0 }, "the closed WebSocket to leave the counts")
 }
 
 // TestProxyStreams: chunks of a response of unknown length reach the caller
