@@ -25,24 +25,25 @@ func (e notOwnedError) Error() string { return v1.ResourceNotOwnedMessage(e.kind
 // applyChild creates desired, or updates the existing object when its spec
 // (compared with DeepDerivative, so that server-side defaults do not count)
 // or its labels and annotations differ. existing is an empty object of the
-// same type; on return it holds the object as stored.
-func (r *Reconciler) applyChild(ctx context.Context, rev *v1.Revision, kind string, desired, existing client.Object, inSync func() bool, copySpec func()) error {
+// same type. It returns the object as stored: desired itself after a
+// create (the cache may not have it yet), else existing.
+func (r *Reconciler) applyChild(ctx context.Context, rev *v1.Revision, kind string, desired, existing client.Object, inSync func() bool, copySpec func()) (client.Object, error) {
 	err := r.client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
 	if apierrs.IsNotFound(err) {
 		if err := r.client.Create(ctx, desired); err != nil {
-			return fmt.Errorf("creating %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
+			return nil, fmt.Errorf("creating %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
 		}
 		r.event(rev, corev1.EventTypeNormal, "Created", "Created %s %q", kind, desired.GetName())
-		return r.client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
+		return desired, nil
 	}
 	if err != nil {
-		return fmt.Errorf("reading %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
+		return nil, fmt.Errorf("reading %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
 	}
 	if !metav1.IsControlledBy(existing, rev) {
-		return notOwnedError{kind: kind, name: desired.GetName()}
+		return nil, notOwnedError{kind: kind, name: desired.GetName()}
 	}
 	if inSync() && metaInSync(desired, existing) {
-		return nil
+		return existing, nil
 	}
 	// Merge rather than replace: KEDA and others add their own keys.
 	existing.SetLabels(merged(existing.GetLabels(), desired.GetLabels()))
@@ -50,10 +51,10 @@ func (r *Reconciler) applyChild(ctx context.Context, rev *v1.Revision, kind stri
 	existing.SetOwnerReferences(desired.GetOwnerReferences())
 	copySpec()
 	if err := r.client.Update(ctx, existing); err != nil {
-		return fmt.Errorf("updating %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
+		return nil, fmt.Errorf("updating %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
 	}
 	r.event(rev, corev1.EventTypeNormal, "Updated", "Updated %s %q", kind, desired.GetName())
-	return nil
+	return existing, nil
 }
 
 func metaInSync(desired, existing client.Object) bool {
@@ -87,19 +88,22 @@ func (r *Reconciler) applyDeployment(ctx context.Context, rev *v1.Revision, want
 	create := want.DeepCopy()
 	create.Spec.Replicas = &initial
 	have := &appsv1.Deployment{}
-	err := r.applyChild(ctx, rev, "Deployment", create, have,
+	got, err := r.applyChild(ctx, rev, "Deployment", create, have,
 		func() bool { return equality.Semantic.DeepDerivative(want.Spec, have.Spec) },
 		func() {
 			replicas := have.Spec.Replicas
 			have.Spec = want.Spec
 			have.Spec.Replicas = replicas
 		})
-	return have, err
+	if err != nil {
+		return nil, err
+	}
+	return got.(*appsv1.Deployment), nil
 }
 
 func (r *Reconciler) applyService(ctx context.Context, rev *v1.Revision, want *corev1.Service) error {
 	have := &corev1.Service{}
-	return r.applyChild(ctx, rev, "Service", want, have,
+	_, err := r.applyChild(ctx, rev, "Service", want, have,
 		func() bool {
 			return equality.Semantic.DeepDerivative(want.Spec.Ports, have.Spec.Ports) &&
 				equality.Semantic.DeepEqual(want.Spec.Selector, have.Spec.Selector)
@@ -108,19 +112,23 @@ func (r *Reconciler) applyService(ctx context.Context, rev *v1.Revision, want *c
 			have.Spec.Ports = want.Spec.Ports
 			have.Spec.Selector = want.Spec.Selector
 		})
+	return err
 }
 
 func (r *Reconciler) applyScaledObject(ctx context.Context, rev *v1.Revision, want *kedav1alpha1.ScaledObject) (*kedav1alpha1.ScaledObject, error) {
 	have := &kedav1alpha1.ScaledObject{}
-	err := r.applyChild(ctx, rev, "ScaledObject", want, have,
+	got, err := r.applyChild(ctx, rev, "ScaledObject", want, have,
 		func() bool { return equality.Semantic.DeepDerivative(want.Spec, have.Spec) },
 		func() { have.Spec = want.Spec })
-	return have, err
+	if err != nil {
+		return nil, err
+	}
+	return got.(*kedav1alpha1.ScaledObject), nil
 }
 
 func (r *Reconciler) applyEndpointSlice(ctx context.Context, rev *v1.Revision, want *discoveryv1.EndpointSlice) error {
 	have := &discoveryv1.EndpointSlice{}
-	return r.applyChild(ctx, rev, "EndpointSlice", want, have,
+	_, err := r.applyChild(ctx, rev, "EndpointSlice", want, have,
 		func() bool {
 			return equality.Semantic.DeepEqual(want.Endpoints, have.Endpoints) &&
 				equality.Semantic.DeepEqual(want.Ports, have.Ports) &&
@@ -131,4 +139,5 @@ func (r *Reconciler) applyEndpointSlice(ctx context.Context, rev *v1.Revision, w
 			// The hysteresis clock must be removable, so annotations are replaced.
 			have.Annotations = want.Annotations
 		})
+	return err
 }

@@ -62,7 +62,12 @@ func computeStatus(rev *v1.Revision, obs observed) {
 	case podFailure(st, obs.Pods):
 		// Marked by podFailure.
 	case wasHealthy:
-		// Once a revision has run, scaling to (and from) zero keeps it Ready.
+		// Once a revision has run, scaling to (and from) zero keeps it Ready
+		// unless the Deployment itself fails (Knative's "scale target
+		// initialized").
+		if !st.GetCondition(v1.RevisionConditionResourcesAvailable).IsFalse() {
+			st.MarkResourcesAvailableTrue()
+		}
 	case desired == 0 && obs.InitialReplicas == 0:
 		st.MarkContainerHealthyTrue()
 		if !st.GetCondition(v1.RevisionConditionResourcesAvailable).IsFalse() {

@@ -27,7 +27,8 @@ const (
 
 // Labels and annotations on the public EndpointSlice.
 const (
-	ManagedByValue = "csclr.dev/controller"
+	// A label value may not hold a slash, so not "csclr.dev/controller".
+	ManagedByValue = "controller.csclr.dev"
 	// ModeLabelKey carries the Mode, so that activator changes only wake the
 	// revisions that are in proxy mode.
 	ModeLabelKey = "csclr.dev/endpoints-mode"

@@ -53,7 +53,7 @@ func TestMakeEndpointSlice(t *testing.T) {
 		return func() discoveryv1.EndpointSlice {
 			m := wantMeta("hello-00001")
 			m.Labels["kubernetes.io/service-name"] = "hello-00001"
-			m.Labels["endpointslice.kubernetes.io/managed-by"] = "csclr.dev/controller"
+			m.Labels["endpointslice.kubernetes.io/managed-by"] = "controller.csclr.dev"
 			m.Labels["csclr.dev/endpoints-mode"] = mode
 			for k, v := range ann {
 				m.Annotations[k] = v
