@@ -9,12 +9,14 @@ import (
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
+	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"knative.dev/pkg/logging"
 	"knative.dev/serving/pkg/apis/serving"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	"knative.dev/serving/pkg/gc"
@@ -166,23 +168,35 @@ func RegisterCore(mgr ctrl.Manager, store *config.Store, systemNamespace string)
 	if err := store.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("watching the configuration: %w", err)
 	}
-	if err := service.SetupWithManager(mgr, service.Options{WithConfig: store.ToContext}); err != nil {
+	withConfig := reconcileContext(store)
+	if err := service.SetupWithManager(mgr, service.Options{WithConfig: withConfig}); err != nil {
 		return fmt.Errorf("setting up the service reconciler: %w", err)
 	}
 	if err := configuration.SetupWithManager(mgr, configuration.Options{
-		WithConfig: store.ToContext,
+		WithConfig: withConfig,
 		GC:         func() *gc.Config { return store.Load().GC },
 	}); err != nil {
 		return fmt.Errorf("setting up the configuration reconciler: %w", err)
 	}
 	if err := route.SetupWithManager(mgr, route.Options{
-		WithConfig:      store.ToContext,
+		WithConfig:      withConfig,
 		SystemNamespace: systemNamespace,
 		ConfigChanged:   routingConfigChanges(store),
 	}); err != nil {
 		return fmt.Errorf("setting up the route reconciler: %w", err)
 	}
 	return nil
+}
+
+// reconcileContext is the context the reconcilers hand to Knative's code:
+// the cluster configuration, and a silent Knative logger, because Knative's
+// status helpers otherwise log through a fallback logger of their own
+// (their warnings duplicate the conditions the reconcilers write).
+func reconcileContext(store *config.Store) func(context.Context) context.Context {
+	quiet := zap.NewNop().Sugar()
+	return func(ctx context.Context) context.Context {
+		return logging.WithLogger(store.ToContext(ctx), quiet)
+	}
 }
 
 // revisionConfig adapts the store's snapshot to the revision reconciler.

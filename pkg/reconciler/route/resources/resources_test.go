@@ -18,6 +18,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"csclr.dev/csclr/pkg/config"
+	revresources "csclr.dev/csclr/pkg/reconciler/revision/resources"
 )
 
 func testRoute() *v1.Route {
@@ -150,7 +151,7 @@ func TestMakeEndpointSlice(t *testing.T) {
 	}
 	meta := wantMeta("hello")
 	meta.Labels[discoveryv1.LabelServiceName] = "hello"
-	meta.Labels[discoveryv1.LabelManagedBy] = "csclr.dev/controller"
+	meta.Labels[discoveryv1.LabelManagedBy] = revresources.ManagedByValue
 	want := &discoveryv1.EndpointSlice{
 		ObjectMeta:  meta,
 		AddressType: discoveryv1.AddressTypeIPv4,
