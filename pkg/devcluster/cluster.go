@@ -52,6 +52,9 @@ func Up(ctx context.Context, o Options, log Logger) error {
 			if err := ensurePKI(l, o); err != nil {
 				return err
 			}
+			if err := os.MkdirAll(filepath.Join(registryDir(), "blobs"), 0o755); err != nil {
+				return err
+			}
 			return writeConfigs(l, o)
 		}},
 	)

@@ -55,6 +55,9 @@ func saveRegistry(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := os.MkdirAll(registryDir(), 0o755); err != nil {
+		return err
+	}
 	tmp := manifestJournal() + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return err

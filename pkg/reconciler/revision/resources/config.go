@@ -38,7 +38,7 @@ func DefaultConfig() Config {
 		Autoscaler:      autoscaler,
 		Deployment:      dep,
 		QueueImage:      "csclr.dev/queue",
-		ScalerAddress:   "csclr-scaler.csclr-system.svc.cluster.local:9095",
+		ScalerAddress:   "csclr-activator.csclr-system.svc.cluster.local:9093",
 		SystemNamespace: "csclr-system",
 	}
 }

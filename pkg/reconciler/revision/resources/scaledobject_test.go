@@ -46,7 +46,7 @@ func wantScaledObject() *kedav1alpha1.ScaledObject {
 			Triggers: []kedav1alpha1.ScaleTriggers{{
 				Type: "external-push", Name: "csclr", MetricType: autoscalingv2.AverageValueMetricType,
 				Metadata: map[string]string{
-					"scalerAddress": "csclr-scaler.csclr-system.svc.cluster.local:9095",
+					"scalerAddress": "csclr-activator.csclr-system.svc.cluster.local:9093",
 					"namespace":     "ns", "revision": "hello-00001",
 					"metric": "concurrency", "target": "70", "window": "1m0s",
 					"panicWindowPercentage": "10", "panicThresholdPercentage": "200",
