@@ -95,7 +95,11 @@ func startWebhook(ctx context.Context) (<-chan struct{}, error) {
 			fmt.Fprintln(os.Stderr, "manager:", err)
 		}
 	}()
-	return stopped, waitForWebhook(ctx)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "probe"}}
+	if err := env.Client.Create(ctx, ns); err != nil {
+		return nil, err
+	}
+	return stopped, waitForWebhook(ctx, ns.Name)
 }
 
 // installWebhookConfigurations applies the webhook configurations of
@@ -145,13 +149,9 @@ func byURL(baseURL string, cc admissionregistrationv1.WebhookClientConfig) admis
 
 // waitForWebhook waits until the apiserver trusts and calls the webhook:
 // a dry-run create of an invalid Service is denied by it.
-func waitForWebhook(ctx context.Context) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "probe"}}
-	if err := env.Client.Create(ctx, ns); err != nil {
-		return err
-	}
+func waitForWebhook(ctx context.Context, namespace string) error {
 	invalid := service("probe", nil, templateSpec(""))
-	invalid.Namespace = "probe"
+	invalid.Namespace = namespace
 	var err error
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		err = env.Client.Create(ctx, invalid.DeepCopy(), client.DryRunAll)
