@@ -83,7 +83,7 @@ func TestConcurrencyLimitThroughProxy(t *testing.T) {
 			results <- code
 		}()
 	}
-	waitFor(t, func() bool { return parts.Breaker.InContainer() == 2 && parts.Breaker.Waiting() == 4 }, "2 in the container, 4 queued")
+	waitFor(t, func() bool { return now.Load() == 2 && parts.Breaker.Waiting() == 4 }, "2 in the container, 4 queued")
 
 	code, _, h := get(t, url, nil)
 	if code != http.StatusServiceUnavailable || h.Get("Retry-After") == "" {

@@ -126,6 +126,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, vv := range res.Header {
 		h[k] = vv
 	}
+	if _, ok := res.Header["Content-Type"]; !ok {
+		h["Content-Type"] = nil // a transparent hop does not sniff one up
+	}
 	if len(res.Trailer) > 0 {
 		names := make([]string, 0, len(res.Trailer))
 		for k := range res.Trailer {

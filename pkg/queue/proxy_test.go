@@ -216,6 +216,7 @@ func TestProxyUserContainerDown(t *testing.T) {
 func TestProxyBodiesTrailersAndHopByHop(t *testing.T) {
 	user := startUser(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		w.Header()["Content-Type"] = nil // no sniffing here either
 		w.Header().Set("Trailer", "X-Checksum")
 		w.Header().Set("X-Seen", fmt.Sprintf("te=%q x-hop=%q keep-alive=%q", r.Header.Get("Te"), r.Header.Get("X-Hop"), r.Header.Get("Keep-Alive")))
 		w.Header().Set("Connection", "X-Secret")
@@ -244,6 +245,9 @@ func TestProxyBodiesTrailersAndHopByHop(t *testing.T) {
 	}
 	if resp.Header.Get("X-Secret") != "" {
 		t.Errorf("hop-by-hop response header X-Secret reached the caller")
+	}
+	if ct, ok := resp.Header["Content-Type"]; ok {
+		t.Errorf("Content-Type %q added to a response that had none", ct)
 	}
 	if got := resp.Trailer.Get("X-Checksum"); got != "42" {
 		t.Errorf("trailer X-Checksum = %q, want 42", got)
