@@ -72,6 +72,12 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 
+	for _, obj := range []client.Object{&v1.Configuration{}, &v1.Revision{}} {
+		if err := idx.IndexField(ctx, obj, RoutesIndex, RoutesOf); err != nil {
+			return err
+		}
+	}
+
 	r := &Reconciler{
 		Client:          mgr.GetClient(),
 		Recorder:        mgr.GetEventRecorder("route-controller"),

@@ -37,6 +37,8 @@ func newReconciler(t *testing.T, clk *clocktesting.FakePassiveClock, objs ...cli
 	}
 	c := fake.NewClientBuilder().WithScheme(s).
 		WithStatusSubresource(&v1.Route{}, &v1.Configuration{}, &v1.Revision{}).
+		WithIndex(&v1.Configuration{}, RoutesIndex, RoutesOf).
+		WithIndex(&v1.Revision{}, RoutesIndex, RoutesOf).
 		WithObjects(objs...).Build()
 	store := config.NewStore(config.DefaultSystemNamespace)
 	return &Reconciler{Client: c, Recorder: events.NewFakeRecorder(1000), Clock: clk,

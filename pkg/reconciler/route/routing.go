@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -27,12 +28,26 @@ func (r *Reconciler) syncRoutingState(ctx context.Context, route *v1.Route, serv
 		}
 	}
 
+	// Objects to look at: those routed now, and those that recorded this
+	// route before (found through the routes index, not by listing the
+	// namespace, so a namespace with many Services stays cheap).
 	configs := &v1.ConfigurationList{}
-	if err := r.Client.List(ctx, configs, client.InNamespace(route.Namespace)); err != nil {
-		return fmt.Errorf("listing configurations in %s: %w", route.Namespace, err)
+	if err := r.Client.List(ctx, configs, client.InNamespace(route.Namespace), client.MatchingFields{RoutesIndex: route.Name}); err != nil {
+		return fmt.Errorf("listing the configurations route %s/%s served: %w", route.Namespace, route.Name, err)
 	}
+	for name := range routedConfigs {
+		cfg := &v1.Configuration{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: route.Namespace, Name: name}, cfg); err == nil {
+			configs.Items = append(configs.Items, *cfg)
+		}
+	}
+	done := map[string]bool{}
 	for i := range configs.Items {
 		cfg := &configs.Items[i]
+		if done[cfg.Name] {
+			continue
+		}
+		done[cfg.Name] = true
 		routes := resources.RoutesWith(cfg.Annotations, route.Name, routedConfigs[cfg.Name])
 		if routes == cfg.Annotations[serving.RoutesAnnotationKey] {
 			continue
@@ -43,15 +58,22 @@ func (r *Reconciler) syncRoutingState(ctx context.Context, route *v1.Route, serv
 	}
 
 	revs := &v1.RevisionList{}
-	if err := r.Client.List(ctx, revs, client.InNamespace(route.Namespace)); err != nil {
-		return fmt.Errorf("listing revisions in %s: %w", route.Namespace, err)
+	if err := r.Client.List(ctx, revs, client.InNamespace(route.Namespace), client.MatchingFields{RoutesIndex: route.Name}); err != nil {
+		return fmt.Errorf("listing the revisions route %s/%s served: %w", route.Namespace, route.Name, err)
 	}
+	for name := range routedRevs {
+		rev := &v1.Revision{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: route.Namespace, Name: name}, rev); err == nil {
+			revs.Items = append(revs.Items, *rev)
+		}
+	}
+	done = map[string]bool{}
 	for i := range revs.Items {
 		rev := &revs.Items[i]
-		if !routedRevs[rev.Name] && !routedConfigs[rev.Labels[serving.ConfigurationLabelKey]] &&
-			resources.RoutesWith(rev.Annotations, route.Name, false) == rev.Annotations[serving.RoutesAnnotationKey] {
-			continue // neither ours now nor before
+		if done[rev.Name] {
+			continue
 		}
+		done[rev.Name] = true
 		routes := resources.RoutesWith(rev.Annotations, route.Name, routedRevs[rev.Name])
 		state := resources.RoutingState(rev, routes)
 		if routes == rev.Annotations[serving.RoutesAnnotationKey] && state == rev.GetRoutingState() {
@@ -69,6 +91,21 @@ func (r *Reconciler) syncRoutingState(ctx context.Context, route *v1.Route, serv
 		}
 	}
 	return nil
+}
+
+// RoutesIndex is a field index on Configurations and Revisions: the Routes
+// named in their serving.knative.dev/routes annotation.
+const RoutesIndex = "csclr.routes"
+
+// RoutesOf is the RoutesIndex function.
+func RoutesOf(o client.Object) []string {
+	var out []string
+	for _, r := range strings.Split(o.GetAnnotations()[serving.RoutesAnnotationKey], ",") {
+		if r != "" {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // patchMeta merge-patches only the given label and annotation keys (nil
