@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"knative.dev/pkg/ptr"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -219,5 +220,30 @@ func wantDenied(t *testing.T, err error, want ...string) {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("rejection does not contain %q:\n%v", w, err)
 		}
+	}
+}
+
+type collectWarnings struct{ got []string }
+
+func (c *collectWarnings) HandleWarningHeader(_ int, _ string, text string) {
+	c.got = append(c.got, text)
+}
+
+// TestKnativeWarningsReachTheClient: a deprecated annotation is admitted
+// with Knative's warning.
+func TestKnativeWarningsReachTheClient(t *testing.T) {
+	warnings := &collectWarnings{}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.WarningHandler = warnings
+	c, err := client.New(cfg, client.Options{Scheme: testScheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := withTemplateAnnotation(validService(newNamespace(t)), "queue.sidecar.serving.knative.dev/resource-percentage", "20")
+	if err := c.Create(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	if !containsSubstring(warnings.got, "Queue proxy resource percentage annotation is deprecated") {
+		t.Errorf("warnings %q do not contain Knative's deprecation warning", warnings.got)
 	}
 }
