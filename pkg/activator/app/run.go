@@ -42,6 +42,9 @@ import (
 // from flags).
 type Config struct {
 	ProxyPort, ScalerPort, MetricsPort, AdminPort int
+	// PodPort and PodMetricsPort are the revision pods' queue sidecar ports
+	// (zero: queue.ServingPort and queue.MetricsPort).
+	PodPort, PodMetricsPort int
 
 	PodName, PodIP   string // downward API
 	SystemNamespace  string // where Service ActivatorService lives
@@ -78,7 +81,7 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 	signaller := &scaler.Signaller{Scaler: sc, Peers: l.ActivatorIPs, Self: cfg.PodIP, Port: cfg.AdminPort,
 		Client: &http.Client{Timeout: time.Second}, Clock: clk, Every: time.Second, Parallel: 16}
 	gatherer := &scaler.Gatherer{Scaler: sc, Targets: l, Client: &http.Client{Timeout: 800 * time.Millisecond},
-		Clock: clk, Interval: time.Second, Parallel: 32,
+		Clock: clk, Interval: time.Second, Parallel: 32, PodPort: cfg.PodMetricsPort, ActivatorPort: cfg.MetricsPort,
 		OnError: func(err error) { log.Debug("scrape failed", "error", err) }}
 
 	// The gateway table and the data path.
@@ -95,7 +98,7 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 	h2c.Protocols.SetUnencryptedHTTP2(true)
 
 	bal := activator.NewBalancer(activator.BalancerConfig{
-		Pods: l, Revisions: l, Replicas: l.Replicas, QueueDepth: cfg.QueueDepth, Clock: clk,
+		Pods: l, Revisions: l, Replicas: l.Replicas, QueueDepth: cfg.QueueDepth, Clock: clk, Port: cfg.PodPort,
 		Prober: &activator.Prober{Client: &http.Client{Timeout: time.Second, Transport: h1}, Clock: clk, Interval: cfg.ProbeInterval},
 	})
 	reg := prometheus.NewRegistry()
