@@ -115,9 +115,11 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, *config.Store, error) {
 		// Stepping down cleanly lets the next leader start at once.
 		LeaderElectionReleaseOnCancel: true,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			// Only csclr's own ConfigMaps and the revisions' pods are
-			// cached, whatever else the cluster holds.
+			// Only csclr's own ConfigMaps and Secrets and the revisions'
+			// pods are cached, whatever else the cluster holds (RBAC grants
+			// ConfigMaps and Secrets in the system namespace only).
 			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{opts.SystemNamespace: {}}},
+			&corev1.Secret{}:    {Namespaces: map[string]cache.Config{opts.SystemNamespace: {}}},
 			&corev1.Pod{}:       {Label: labels.NewSelector().Add(*revisionPods)},
 		}},
 	})
