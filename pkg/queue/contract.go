@@ -33,8 +33,12 @@ const (
 	ProbeHeader      = "K-Network-Probe"
 	ProbeHeaderValue = "queue"
 	ReadyPath        = "/ready"
-	DrainPath        = "/drain"
-	StatsPath        = "/stats"
+	// DrainPath (GET on AdminPort) starts the drain and returns once it is
+	// over: the pod builder gives both the sidecar and the user container a
+	// preStop httpGet of it, so the user container gets its SIGTERM only
+	// after the requests already in the pod have been answered.
+	DrainPath = "/drain"
+	StatsPath = "/stats"
 )
 
 // Optional tuning of the sidecar; the pod builder may leave them unset.

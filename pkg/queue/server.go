@@ -97,24 +97,31 @@ func Serve(ctx context.Context, p Parts, ls Listeners) error {
 		_ = serving.Close()
 		return err
 	}
+	drainServing(p, serving)
+	d.finish()
+	stopProber()
+	<-ctx.Done()
+	return nil
+}
+
+// drainServing makes the pod not ready, keeps serving for the drain period,
+// then stops accepting and waits (up to the revision timeout) for the
+// requests already in the pod.
+func drainServing(p Parts, serving *http.Server) {
 	p.Readiness.StartDraining()
 	serving.SetKeepAlivesEnabled(false) // callers reconnect, and land on other pods
 	p.Log.Info("draining: not ready, still serving", "period", p.Config.DrainPeriod.String())
 	sleepFor(p.Clock, p.Config.DrainPeriod)
 
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), p.Config.Timeout+time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), p.Config.Timeout+time.Second)
 	defer cancel()
-	if err := serving.Shutdown(shutdownCtx); err != nil {
+	if err := serving.Shutdown(ctx); err != nil {
 		p.Log.Warn("draining: requests still running at the revision timeout", "error", err)
 	}
 	// Hijacked (WebSocket) connections are not tracked by Shutdown; the
 	// load report still counts them while their handler runs.
-	waitIdle(shutdownCtx, p.Report, p.Clock)
+	waitIdle(ctx, p.Report, p.Clock)
 	p.Log.Info("drained", "inFlight", p.Report.InFlight())
-	d.finish()
-	stopProber()
-	<-ctx.Done()
-	return nil
 }
 
 // servingProtocols serves HTTP/1.1 and prior-knowledge h2c on one port. The
