@@ -93,7 +93,8 @@ func warmPathHops(b *testing.B, userURL string) []hop {
 	parts := NewParts(cfg, discardLog())
 	parts.Readiness.SetProbed(true)
 
-	return []hop{{"direct", nil}, {"reverseproxy", bare}, {"queue", NewHandler(parts)}}
+	return []hop{{"direct", nil}, {"reverseproxy", bare}, {"queue", NewHandler(parts)},
+		{"proxy-only", NewProxy(port, NewTransport(), discardLog())}}
 }
 
 // BenchmarkWarmPathInterleaved sends one request to each target in turn
@@ -140,7 +141,7 @@ func BenchmarkWarmPathInterleaved(b *testing.B) {
 		b.ReportMetric(p50[i], hop.name+"-p50-µs")
 		b.ReportMetric(p99[i], hop.name+"-p99-µs")
 	}
-	// hops: 0 direct, 1 reverseproxy, 2 queue
+	// hops: 0 direct, 1 reverseproxy, 2 queue, 3 the queue's proxy alone
 	if added := p50[1] - p50[0]; added > 0 {
 		b.ReportMetric((p50[2]-p50[0])/added, "queue/rp-added-p50")
 	}
