@@ -14,11 +14,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	"knative.dev/pkg/apis"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -31,9 +34,10 @@ import (
 // reconcilers for all tests; each test works in its own namespace. No
 // Revision reconciler runs: tests mark Revisions ready themselves.
 var (
-	k8s    client.Client
-	scheme *runtime.Scheme
-	nsSeq  atomic.Int32
+	restCfg *rest.Config
+	k8s     client.Client
+	scheme  *runtime.Scheme
+	nsSeq   atomic.Int32
 )
 
 const system = config.DefaultSystemNamespace
@@ -56,7 +60,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer env.Stop()
-	k8s = env.Client
+	k8s, restCfg = env.Client, env.Config
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -68,6 +72,9 @@ func run(m *testing.M) int {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		// TestNewRegistersEverything builds the full controller in this
+		// process too; controller names are checked process-wide.
+		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{system: {}}},
 		}},
@@ -87,6 +94,8 @@ func run(m *testing.M) int {
 	}()
 	return m.Run()
 }
+
+func testenvConfig(*testing.T) *rest.Config { return restCfg }
 
 // namespace creates a fresh namespace for one test.
 func namespace(t *testing.T) string {
