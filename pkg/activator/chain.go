@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"strconv"
@@ -86,34 +87,61 @@ func hold(c Chain, next http.Handler) http.Handler {
 		rev := x.target.Revision
 		s := c.Balancer.revision(rev)
 
-		start := c.Clock.Now()
-		p, waited, err := s.thr.acquire(r.Context(), s.maxWait(), func() {
-			if c.Metrics != nil {
-				c.Metrics.coldStarts.Inc()
+		// One retry on another pod when the first could not be dialled (a
+		// pod gone before the informer said so) and nothing was sent.
+		for attempt := 0; attempt < 2; attempt++ {
+			start := c.Clock.Now()
+			p, waited, err := s.thr.acquire(r.Context(), s.maxWait(), func() {
+				if c.Metrics != nil {
+					c.Metrics.coldStarts.Inc()
+				}
+				if c.Cold != nil {
+					c.Cold(rev)
+				}
+			})
+			if waited {
+				x.waited, x.wait = true, x.wait+c.Clock.Now().Sub(start)
 			}
-			if c.Cold != nil {
-				c.Cold(rev)
+			switch {
+			case errors.Is(err, errQueueFull):
+				w.Header().Set("Retry-After", retryAfter)
+				http.Error(w, "revision "+rev.String()+": too many requests waiting for a pod; retry later", http.StatusServiceUnavailable)
+				return
+			case errors.Is(err, errNoPodYet):
+				http.Error(w, "revision "+rev.String()+": no pod became ready within the revision's timeout", http.StatusGatewayTimeout)
+				return
+			case err != nil:
+				x.status = statusClientGone
+				return
 			}
-		})
-		if waited {
-			x.waited, x.wait = true, c.Clock.Now().Sub(start)
+			x.addr, x.retryable = p.addr, attempt == 0 && bodyless(r)
+			serveOn(s.thr, p, next, w, r)
+			if !x.dialFailed {
+				return
+			}
+			x.dialFailed = false
+			s.thr.drop(p) // until the next sync lists it again
 		}
-		switch {
-		case errors.Is(err, errQueueFull):
-			w.Header().Set("Retry-After", retryAfter)
-			http.Error(w, "revision "+rev.String()+": too many requests waiting for a pod; retry later", http.StatusServiceUnavailable)
-			return
-		case errors.Is(err, errNoPodYet):
-			http.Error(w, "revision "+rev.String()+": no pod became ready within the revision's timeout", http.StatusGatewayTimeout)
-			return
-		case err != nil:
-			x.status = statusClientGone
-			return
-		}
-		defer s.thr.release(p)
-		x.addr = p.addr
-		next.ServeHTTP(w, r)
+		http.Error(w, "revision "+rev.String()+": pod "+x.addr+" could not be reached", http.StatusBadGateway)
 	})
+}
+
+// serveOn serves the request on p and frees p's slot however next ends
+// (ReverseProxy panics with http.ErrAbortHandler when a copy fails).
+func serveOn(t *throttler, p *pod, next http.Handler, w http.ResponseWriter, r *http.Request) {
+	defer t.release(p)
+	next.ServeHTTP(w, r)
+}
+
+// bodyless reports whether the request can be sent twice.
+func bodyless(r *http.Request) bool {
+	return r.Body == nil || r.Body == http.NoBody || (r.ContentLength == 0 && len(r.TransferEncoding) == 0)
+}
+
+// isDialError reports whether err happened before any byte reached the pod.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
 }
 
 // proxy forwards to the pod chosen by hold, keeping the Host the client
@@ -131,7 +159,12 @@ func proxy(h1, h2c http.RoundTripper) http.Handler {
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			x := exchangeOf(r.Context())
 			if r.Context().Err() != nil {
-				return // the client went away
+				x.status = statusClientGone
+				return
+			}
+			if x.retryable && isDialError(err) {
+				x.dialFailed = true // hold retries on another pod
+				return
 			}
 			http.Error(w, "revision "+x.target.Revision.String()+": pod "+x.addr+" failed: "+err.Error(), http.StatusBadGateway)
 		},

@@ -325,3 +325,22 @@ func mustReq(base, host string) *http.Request {
 	req.Host = host
 	return req
 }
+
+// TestRetriesADeadPod: a pod that cannot be dialled (gone before the
+// informer said so) costs a retry on another pod, not an error.
+func TestRetriesADeadPod(t *testing.T) {
+	pod := startPod(t, nil)
+	f := newFixture(t, pod, fakeRevisions{}, 10)
+	f.pods.set(rev1, PodInfo{IP: "127.0.0.2", Ready: true}, PodInfo{IP: "127.0.0.1", Ready: true}) // nothing listens on 127.0.0.2
+	for i := range 4 {
+		if resp, body := f.get(t, "hello.ns.example.com"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	s := f.bal.revision(rev1)
+	s.thr.mu.Lock()
+	defer s.thr.mu.Unlock()
+	if len(s.thr.pods) != 1 || s.thr.pods[0].addr != "127.0.0.1:"+strconv.Itoa(pod.port) {
+		t.Errorf("after a dial failure the dead pod should be dropped until the next sync; pods: %d", len(s.thr.pods))
+	}
+}

@@ -215,3 +215,15 @@ func (t *throttler) idle() bool {
 	}
 	return true
 }
+
+// drop removes p from the usable pods until the next setPods lists it.
+func (t *throttler) drop(p *pod) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i, q := range t.pods {
+		if q == p {
+			t.pods = append(t.pods[:i:i], t.pods[i+1:]...)
+			return
+		}
+	}
+}

@@ -15,14 +15,16 @@ import (
 // wrapper that records status and size, so one allocation serves both.
 type exchange struct {
 	http.ResponseWriter
-	start    time.Time
-	target   gateway.Target
-	addr     string        // the pod's ip:port
-	waited   bool          // held for a pod
-	wait     time.Duration // how long
-	status   int
-	bytes    int64
-	hijacked bool
+	start      time.Time
+	target     gateway.Target
+	addr       string        // the pod's ip:port
+	retryable  bool          // a dial failure may be retried on another pod
+	dialFailed bool          // the pod could not be dialled; nothing was sent
+	waited     bool          // held for a pod
+	wait       time.Duration // how long
+	status     int
+	bytes      int64
+	hijacked   bool
 }
 
 type exchangeKey struct{}
