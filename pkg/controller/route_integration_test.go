@@ -253,3 +253,42 @@ func TestRevisionGC(t *testing.T) {
 		}
 	}
 }
+
+func TestGradualRollout(t *testing.T) {
+	ns := namespace(t)
+	defer dump(t, ns, "roll")
+	svc := ksvc(ns, "roll", "example.com/app:v1")
+	svc.Annotations = map[string]string{"serving.knative.dev/rollout-duration": "6s"}
+	if err := k8s.Create(context.Background(), svc); err != nil {
+		t.Fatal(err)
+	}
+	get(t, ns, "roll-00001", &v1.Revision{})
+	markReady(t, ns, "roll-00001")
+	waitServiceCondition(t, ns, "roll", apis.ConditionReady, corev1.ConditionTrue, "")
+
+	update(t, svc, func(s *v1.Service) { s.Spec.Template.Spec.Containers[0].Image = "example.com/app:v2" })
+	get(t, ns, "roll-00002", &v1.Revision{})
+	markReady(t, ns, "roll-00002")
+	eventually(t, "the rollout splits traffic", func() error {
+		r := &v1.Route{}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "roll"}, r); err != nil {
+			return err
+		}
+		c := r.Status.GetCondition(v1.RouteConditionIngressReady)
+		if len(r.Status.Traffic) != 2 || c == nil || c.Reason != "RolloutInProgress" {
+			return fmt.Errorf("traffic = %+v, IngressReady = %+v", r.Status.Traffic, c)
+		}
+		if r.Status.Traffic[0].RevisionName != "roll-00001" || r.Status.Traffic[1].RevisionName != "roll-00002" ||
+			*r.Status.Traffic[0].Percent+*r.Status.Traffic[1].Percent != 100 {
+			return fmt.Errorf("split = %+v", r.Status.Traffic)
+		}
+		return nil
+	})
+	eventually(t, "the rollout completes", func() error {
+		s := waitServiceCondition(t, ns, "roll", apis.ConditionReady, corev1.ConditionTrue, "")
+		if len(s.Status.Traffic) != 1 || s.Status.Traffic[0].RevisionName != "roll-00002" || *s.Status.Traffic[0].Percent != 100 {
+			return fmt.Errorf("traffic = %+v", s.Status.Traffic)
+		}
+		return nil
+	})
+}
