@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	stdlog "log"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -65,6 +67,7 @@ func (s *tlsServer) run(ctx context.Context) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          stdlog.New(debugWriter{s.log}, "", 0),
 		TLSConfig: &tls.Config{
 			MinVersion:     tls.VersionTLS12,
 			GetCertificate: s.certs.getCertificate,
@@ -82,4 +85,14 @@ func (s *tlsServer) run(ctx context.Context) error {
 		_ = srv.Shutdown(shutdownCtx)
 		return nil
 	}
+}
+
+// debugWriter logs the HTTP server's own errors at debug level: they are
+// mostly TLS handshakes refused by an apiserver whose caBundle is being
+// updated, which the certificate manager already reports.
+type debugWriter struct{ log logr.Logger }
+
+func (w debugWriter) Write(p []byte) (int, error) {
+	w.log.V(1).Info(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
