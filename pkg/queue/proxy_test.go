@@ -253,3 +253,26 @@ func TestProxyBodiesTrailersAndHopByHop(t *testing.T) {
 		t.Errorf("trailer X-Checksum = %q, want 42", got)
 	}
 }
+
+// TestProxyLargeBodyWithExpectContinue: a 1 MiB upload announced with
+// "Expect: 100-continue" goes through whole, both ways.
+func TestProxyLargeBodyWithExpectContinue(t *testing.T) {
+	user := startUser(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(w, r.Body)
+	}))
+	url, _ := startQueue(t, testConfig(user))
+
+	payload := strings.Repeat("0123456789abcdef", 1<<16)
+	req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(payload))
+	req.Header.Set("Expect", "100-continue")
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != payload {
+		t.Fatalf("echo of 1 MiB: %d, %d bytes back, equal=%v", resp.StatusCode, len(body), string(body) == payload)
+	}
+}
