@@ -198,8 +198,23 @@ func installCsclr(ctx context.Context, l layout, o Options, log io.Writer) error
 	if err != nil {
 		return err
 	}
-	return apply(ctx, l, resolved)
+	if err := apply(ctx, l, resolved); err != nil {
+		return err
+	}
+	// The admission webhook fails closed: nothing can create a Knative
+	// Service until the controller serves it.
+	if !strings.Contains(string(resolved), "kind: Deployment") {
+		return nil
+	}
+	if _, err := kubectl(ctx, l, nil, "-n", csclrNamespace, "wait", "--for=condition=Available", "deployment", "--all", "--timeout=240s"); err != nil {
+		pods, _ := kubectl(ctx, l, nil, "-n", csclrNamespace, "get", "pods", "-o", "wide")
+		return fmt.Errorf("%w\n%s", err, pods)
+	}
+	return nil
 }
+
+// csclrNamespace is where config/core installs csclr.
+const csclrNamespace = "csclr-system"
 
 func waitNodeReady(ctx context.Context, l layout, node string) error {
 	deadline := time.Now().Add(60 * time.Second)

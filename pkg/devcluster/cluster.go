@@ -160,10 +160,13 @@ func Down(ctx context.Context, o Options, log Logger) error {
 		}
 	}
 	killStragglers(l)
-	removeKubepodsCgroups()
-	problems = append(problems, cleanNetwork(ctx, l)...)
 	note(unmountUnder(l.root))
+	// Node clean-up only where this cluster ran a node (it recorded the
+	// host paths then): kube-proxy's --cleanup would also remove the rules
+	// of another cluster's kube-proxy on this machine.
 	if data, err := os.ReadFile(l.createdPathsFile()); err == nil {
+		removeKubepodsCgroups()
+		problems = append(problems, cleanNetwork(ctx, l)...)
 		for _, p := range strings.Fields(string(data)) {
 			note(unmountUnder(p))
 			note(os.RemoveAll(p))
@@ -237,7 +240,7 @@ func gatewayAddress(l layout) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ip, err := kubectl(ctx, l, nil, "-n", "csclr-system", "get", "service", "csclr-activator", "-o", "jsonpath={.spec.clusterIP}")
+	ip, err := kubectl(ctx, l, nil, "-n", csclrNamespace, "get", "service", "csclr-activator", "-o", "jsonpath={.spec.clusterIP}")
 	if err != nil || strings.TrimSpace(ip) == "" {
 		return ""
 	}
