@@ -113,6 +113,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 			predicate.GenerationChangedPredicate{},
 			predicate.LabelChangedPredicate{},
 			predicate.AnnotationChangedPredicate{},
+			deleting,
 		))).
 		Owns(&corev1.Service{}).
 		Owns(&discoveryv1.EndpointSlice{}).
@@ -133,6 +134,18 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		b = b.WatchesRawSource(source.Channel(opts.ConfigChanged, allRoutes))
 	}
 	return b.Complete(r)
+}
+
+// deleting passes updates that mark a Route for deletion or change its
+// finalizers, which the finalizer logic acts on.
+var deleting = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectNew.GetDeletionTimestamp() != nil ||
+			len(e.ObjectNew.GetFinalizers()) != len(e.ObjectOld.GetFinalizers())
+	},
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
 }
 
 func requests(list *v1.RouteList) []reconcile.Request {

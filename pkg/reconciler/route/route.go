@@ -44,7 +44,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if route.DeletionTimestamp != nil {
-		return ctrl.Result{}, nil
+		return ctrl.Result{}, r.finalize(ctx, route)
+	}
+	if wrote, err := r.ensureFinalizer(ctx, route); err != nil || wrote {
+		// The write brings the Route back with its finalizer.
+		return ctrl.Result{}, err
 	}
 	var requeue time.Duration
 	err := knstatus.Reconcile(r.WithConfig(ctx), r.Client, route, func(ctx context.Context, route *v1.Route) error {

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -63,7 +64,8 @@ func configuration(latestReady string) *v1.Configuration {
 
 func testRoute(anns map[string]string) *v1.Route {
 	return &v1.Route{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "hello", UID: "route-uid", Generation: 1, Annotations: anns},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "hello", UID: "route-uid", Generation: 1, Annotations: anns,
+			Finalizers: []string{Finalizer}},
 		Spec: v1.RouteSpec{Traffic: []v1.TrafficTarget{
 			{ConfigurationName: "hello", LatestRevision: ptr.To(true), Percent: ptr.To[int64](100)},
 			{RevisionName: "hello-00001", LatestRevision: ptr.To(false), Percent: ptr.To[int64](0), Tag: "first"},
@@ -178,5 +180,39 @@ func TestReconcileGradualRollout(t *testing.T) {
 	_ = c.Get(ctx, client.ObjectKeyFromObject(route), got)
 	if !got.IsReady() || got.Status.Traffic[0].RevisionName != "hello-00002" || *got.Status.Traffic[0].Percent != 100 {
 		t.Errorf("after the rollout: ready=%v traffic=%+v", got.IsReady(), got.Status.Traffic)
+	}
+}
+
+func TestFinalizer(t *testing.T) {
+	clk := clocktesting.NewFakePassiveClock(time.Unix(1_000_000, 0))
+	route := testRoute(nil)
+	route.Finalizers = nil
+	r, c := newReconciler(t, clk, route, configuration("hello-00001"), readyRevision("hello-00001"))
+	ctx := context.Background()
+	key := client.ObjectKeyFromObject(route)
+
+	reconcileOnce(t, r) // adds the finalizer
+	reconcileOnce(t, r) // programs the traffic
+	got := &v1.Route{}
+	_ = c.Get(ctx, key, got)
+	if len(got.Finalizers) != 1 || got.Finalizers[0] != Finalizer {
+		t.Fatalf("finalizers = %v", got.Finalizers)
+	}
+	rev := &v1.Revision{}
+	_ = c.Get(ctx, client.ObjectKey{Namespace: "ns", Name: "hello-00001"}, rev)
+	if rev.GetRoutingState() != v1.RoutingStateActive {
+		t.Fatalf("routing state = %q, want active", rev.GetRoutingState())
+	}
+
+	if err := c.Delete(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	reconcileOnce(t, r)
+	if err := c.Get(ctx, key, got); !apierrors.IsNotFound(err) {
+		t.Errorf("route still there after finalization: %v %v", got.Finalizers, err)
+	}
+	_ = c.Get(ctx, client.ObjectKey{Namespace: "ns", Name: "hello-00001"}, rev)
+	if rev.GetRoutingState() != v1.RoutingStateReserve || rev.Annotations[serving.RoutesAnnotationKey] != "" {
+		t.Errorf("after the route is gone: state %q, routes %q", rev.GetRoutingState(), rev.Annotations[serving.RoutesAnnotationKey])
 	}
 }
