@@ -97,5 +97,5 @@ type rawManifest struct {
 	data      []byte
 }
 
-func (r rawManifest) RawManifest() ([]byte, error)         { return r.data, nil }
+func (r rawManifest) RawManifest() ([]byte, error)        { return r.data, nil }
 func (r rawManifest) MediaType() (types.MediaType, error) { return r.mediaType, nil }
