@@ -119,10 +119,15 @@ func TestUpdateImageAndTemplateMetadata(t *testing.T) {
 		t.Errorf("revision 2: labels %v image %s", rev.Labels, rev.Spec.Containers[0].Image)
 	}
 	// Until hello-00002 is ready, traffic stays on hello-00001.
-	got := waitServiceCondition(t, ns, "hello", v1.ServiceConditionConfigurationsReady, corev1.ConditionUnknown, "")
-	if got.Status.LatestCreatedRevisionName != "hello-00002" || got.Status.LatestReadyRevisionName != "hello-00001" {
-		t.Errorf("latest created/ready = %s/%s", got.Status.LatestCreatedRevisionName, got.Status.LatestReadyRevisionName)
-	}
+	// The Service reports the new generation (ConfigurationsReady Unknown)
+	// before the Configuration's latestCreated reaches it: poll.
+	eventually(t, "latest created hello-00002, latest ready hello-00001", func() error {
+		got := waitServiceCondition(t, ns, "hello", v1.ServiceConditionConfigurationsReady, corev1.ConditionUnknown, "")
+		if got.Status.LatestCreatedRevisionName != "hello-00002" || got.Status.LatestReadyRevisionName != "hello-00001" {
+			return fmt.Errorf("latest created/ready = %s/%s", got.Status.LatestCreatedRevisionName, got.Status.LatestReadyRevisionName)
+		}
+		return nil
+	})
 	markReady(t, ns, "hello-00002")
 	eventually(t, "traffic moves to hello-00002", func() error {
 		s := waitServiceCondition(t, ns, "hello", apis.ConditionReady, corev1.ConditionTrue, "")
