@@ -175,7 +175,7 @@ func kubernetesGoMod(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	mf, err := modfile.ParseLax(info.GoMod, raw, nil)
+	mf, err := modfile.Parse(info.GoMod, raw, nil)
 	if err != nil {
 		return "", err
 	}

@@ -138,3 +138,20 @@ func TestKubernetesLDFlagsSetTheVersion(t *testing.T) {
 		}
 	}
 }
+
+// The wrapper pins every staging module k8s.io/kubernetes replaces with a
+// local path; without the pins `go mod tidy` asks the proxy for v0.0.0.
+func TestKubernetesGoModPinsStagingModules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads k8s.io/kubernetes' go.mod from the module cache (or proxy)")
+	}
+	got, err := kubernetesGoMod(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"require k8s.io/kubernetes " + KubernetesVersion, "replace k8s.io/apiserver => k8s.io/apiserver " + KubernetesLibVersion, "replace k8s.io/dynamic-resource-allocation => k8s.io/dynamic-resource-allocation " + KubernetesLibVersion} {
+		if !strings.Contains(got, want) {
+			t.Errorf("go.mod lacks %q:\n%s", want, got)
+		}
+	}
+}
