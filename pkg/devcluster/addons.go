@@ -143,7 +143,17 @@ func installKEDA(ctx context.Context, l layout, log Logger) error {
 }
 
 func renderKEDA(configDir string, refs map[string]string) ([]byte, error) {
-	k := types.Kustomization{Resources: []string{configDir}}
+	dir, err := os.MkdirTemp("", "csclr-keda-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	// Kustomize takes only relative resource paths.
+	rel, err := filepath.Rel(dir, configDir)
+	if err != nil {
+		return nil, err
+	}
+	k := types.Kustomization{Resources: []string{rel}}
 	for image, ref := range refs {
 		at := strings.LastIndex(ref, "@")
 		if at < 0 {
@@ -156,11 +166,6 @@ func renderKEDA(configDir string, refs map[string]string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "csclr-keda-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
 	if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), data, 0o644); err != nil {
 		return nil, err
 	}

@@ -155,3 +155,30 @@ func TestKubernetesGoModPinsStagingModules(t *testing.T) {
 		}
 	}
 }
+
+func TestRenderKEDAUsesTheBuiltImages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads KEDA's config from the module cache")
+	}
+	dirs, err := ModuleDirs(t.Context(), kedaModule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := map[string]string{}
+	for image := range kedaImages {
+		refs[image] = "127.0.0.1:5000/keda/" + image[strings.LastIndex(image, "/")+1:] + "@sha256:" + strings.Repeat("a", 64)
+	}
+	out, err := renderKEDA(dirs[kedaModule]+"/config/default", refs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	if strings.Contains(text, "ghcr.io/") {
+		t.Error("rendered KEDA still pulls from ghcr.io")
+	}
+	for _, want := range []string{"image: 127.0.0.1:5000/keda/keda@sha256:", "image: 127.0.0.1:5000/keda/keda-metrics-apiserver@sha256:", "kind: APIService", "name: WATCH_NAMESPACE"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("rendered KEDA lacks %q", want)
+		}
+	}
+}
