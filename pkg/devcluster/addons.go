@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/yaml"
 )
 
@@ -153,7 +154,15 @@ func renderKEDA(configDir string, refs map[string]string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	k := types.Kustomization{Resources: []string{rel}}
+	k := types.Kustomization{
+		Resources: []string{rel},
+		// KEDA's manifests name the binary's path in its own Dockerfile
+		// image (/keda, ...); ko's images start theirs by entrypoint.
+		Patches: []types.Patch{{
+			Patch:  "- op: remove\n  path: /spec/template/spec/containers/0/command\n",
+			Target: &types.Selector{ResId: resid.ResId{Gvk: resid.Gvk{Group: "apps", Kind: "Deployment"}}},
+		}},
+	}
 	for image, ref := range refs {
 		at := strings.LastIndex(ref, "@")
 		if at < 0 {

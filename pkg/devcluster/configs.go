@@ -26,14 +26,23 @@ func writeConfigs(l layout, o Options) error {
 	// registers with, so the same certificate serves every caller.
 	files[l.componentKubeconfig("kubelet")] = kubeconfig(l, "kubelet-client", fmt.Sprintf("https://%s:%d", o.NodeIP, apiserverPort))
 	for path, content := range files {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		if err := writeIfChanged(path, content); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeIfChanged leaves an unchanged file alone: kube-proxy exits when its
+// configuration file is rewritten, even with the same content.
+func writeIfChanged(path, content string) error {
+	if old, err := os.ReadFile(path); err == nil && string(old) == content {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(content), 0o600)
 }
 
 func kubeconfig(l layout, user, server string) string {
@@ -180,6 +189,7 @@ healthzBindAddress: 127.0.0.1:%d
 metricsBindAddress: 127.0.0.1:%d
 conntrack:
   maxPerCore: 0
+nodePortAddresses: [primary]
 iptables:
   localhostNodePorts: false
 `, l.componentKubeconfig("kube-proxy"), o.NodeName, clusterCIDR, proxyHealthPort, proxyMetricsPort)

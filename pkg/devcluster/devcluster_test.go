@@ -176,6 +176,9 @@ func TestRenderKEDAUsesTheBuiltImages(t *testing.T) {
 	if strings.Contains(text, "ghcr.io/") {
 		t.Error("rendered KEDA still pulls from ghcr.io")
 	}
+	if strings.Contains(text, "- /keda") {
+		t.Error("rendered KEDA keeps a container command; ko images start by entrypoint")
+	}
 	for _, want := range []string{"image: 127.0.0.1:5000/keda/keda@sha256:", "image: 127.0.0.1:5000/keda/keda-metrics-apiserver@sha256:", "kind: APIService", "name: WATCH_NAMESPACE"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("rendered KEDA lacks %q", want)
