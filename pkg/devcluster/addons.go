@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -215,6 +216,9 @@ func installCsclr(ctx context.Context, l layout, o Options, log io.Writer) error
 	if err := apply(ctx, l, resolved); err != nil {
 		return err
 	}
+	if err := skipLocalRegistryResolution(ctx, l); err != nil {
+		return err
+	}
 	// The admission webhook fails closed: nothing can create a Knative
 	// Service until the controller serves it.
 	if !strings.Contains(string(resolved), "kind: Deployment") {
@@ -225,6 +229,28 @@ func installCsclr(ctx context.Context, l layout, o Options, log io.Writer) error
 		return fmt.Errorf("%w\n%s", err, pods)
 	}
 	return nil
+}
+
+// skipLocalRegistryResolution adds the local registry to the registries
+// whose tags the controller does not resolve to digests: the registry
+// listens on the host's loopback, which containerd reaches and a controller
+// pod does not (as Knative skips kind.local for kind's registry).
+func skipLocalRegistryResolution(ctx context.Context, l layout) error {
+	const key = "registries-skipping-tag-resolving"
+	current, err := kubectl(ctx, l, nil, "-n", csclrNamespace, "get", "configmap", "config-deployment", "-o", "jsonpath={.data."+key+"}")
+	if err != nil {
+		return nil // no config-deployment in config/core yet
+	}
+	list := strings.TrimSpace(current)
+	if list == "" {
+		list = "kind.local,ko.local,dev.local"
+	}
+	if slices.Contains(strings.Split(list, ","), RegistryAddr) {
+		return nil
+	}
+	patch := fmt.Sprintf(`{"data":{%q:%q}}`, key, list+","+RegistryAddr)
+	_, err = kubectl(ctx, l, nil, "-n", csclrNamespace, "patch", "configmap", "config-deployment", "--type=merge", "-p", patch)
+	return err
 }
 
 // csclrNamespace is where config/core installs csclr.
