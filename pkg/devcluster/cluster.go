@@ -168,6 +168,10 @@ func Down(ctx context.Context, o Options, log Logger) error {
 		removeKubepodsCgroups()
 		problems = append(problems, cleanNetwork(ctx, l)...)
 		for _, p := range strings.Fields(string(data)) {
+			if p == kubeletChainsMarker {
+				removeKubeletChains(ctx)
+				continue
+			}
 			note(unmountUnder(p))
 			note(os.RemoveAll(p))
 		}

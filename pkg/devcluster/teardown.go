@@ -36,7 +36,30 @@ func recordHostPaths(l layout) error {
 			absent = append(absent, p)
 		}
 	}
+	if exec.Command("iptables", "-t", "mangle", "-n", "-L", "KUBE-KUBELET-CANARY").Run() != nil {
+		absent = append(absent, kubeletChainsMarker)
+	}
 	return os.WriteFile(l.createdPathsFile(), []byte(strings.Join(absent, "\n")), 0o644)
+}
+
+// kubeletChainsMarker, among the recorded host paths, says the kubelet's
+// iptables chains did not exist before the cluster's kubelet made them.
+const kubeletChainsMarker = "iptables:kubelet-chains"
+
+// removeKubeletChains removes the chains the kubelet creates in every
+// table (kube-proxy --cleanup leaves them) and the jumps to them.
+func removeKubeletChains(ctx context.Context) {
+	for _, bin := range []string{"iptables", "ip6tables"} {
+		for _, hook := range []string{"INPUT", "OUTPUT"} {
+			_ = exec.CommandContext(ctx, bin, "-t", "filter", "-D", hook, "-j", "KUBE-FIREWALL").Run()
+		}
+		for _, table := range []string{"filter", "nat", "mangle"} {
+			for _, chain := range []string{"KUBE-FIREWALL", "KUBE-KUBELET-CANARY", "KUBE-IPTABLES-HINT"} {
+				_ = exec.CommandContext(ctx, bin, "-t", table, "-F", chain).Run()
+				_ = exec.CommandContext(ctx, bin, "-t", table, "-X", chain).Run()
+			}
+		}
+	}
 }
 
 // removePods stops and removes every pod sandbox through the CRI, which

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,6 +43,7 @@ func run(m *testing.M) int {
 	if cluster.opts.StateDir == "" {
 		cluster.opts.StateDir = filepath.Join(os.TempDir(), "csclr-e2e")
 	}
+	rulesBefore := clusterRules()
 	log := devcluster.NewProgress(os.Stderr)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
@@ -65,7 +67,29 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: processes of the cluster left after down:\n  %s\n", strings.Join(left, "\n  "))
 		code = 1
 	}
+	if after := clusterRules(); after > rulesBefore {
+		fmt.Fprintf(os.Stderr, "e2e: %d Kubernetes/CNI iptables lines left after down (%d before up)\n", after, rulesBefore)
+		code = 1
+	}
+	if _, err := os.Stat("/sys/class/net/cni0"); err == nil {
+		fmt.Fprintln(os.Stderr, "e2e: the cni0 bridge is left after down")
+		code = 1
+	}
 	return code
+}
+
+// clusterRules counts the iptables lines of kube-proxy, the kubelet and CNI.
+func clusterRules() int {
+	n := 0
+	for _, bin := range []string{"iptables-save", "ip6tables-save"} {
+		out, _ := exec.Command(bin).Output()
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.Contains(line, "KUBE-") || strings.Contains(line, "CNI-") {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 func connect() error {
