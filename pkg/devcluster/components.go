@@ -19,11 +19,6 @@ func daemons(l layout, o Options) []daemon {
 	k := kubernetesPart
 	list := []daemon{
 		{
-			name: "registry", bin: cranePart.Bin("crane"),
-			args:  []string{"registry", "serve", "--address", RegistryAddr, "--disk", filepath.Join(registryDir(), "blobs")},
-			ports: []int{registryPort}, ready: httpReady("http://" + RegistryAddr + "/v2/"),
-		},
-		{
 			name: "etcd", bin: etcdPart.Bin("etcd"),
 			args: flagList(map[string]string{
 				"name":                        "csclr-dev",
@@ -79,6 +74,11 @@ func daemons(l layout, o Options) []daemon {
 		return list
 	}
 	return append(list,
+		daemon{
+			name: "registry", bin: cranePart.Bin("crane"),
+			args:  []string{"registry", "serve", "--address", RegistryAddr, "--disk", filepath.Join(registryDir(), "blobs")},
+			ports: []int{registryPort}, ready: httpReady("http://" + RegistryAddr + "/v2/"),
+		},
 		daemon{
 			name: "kube-controller-manager", bin: k.Bin("kube-controller-manager"),
 			args: flagList(map[string]string{
