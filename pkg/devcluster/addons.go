@@ -193,7 +193,8 @@ func renderKEDA(configDir string, refs map[string]string) ([]byte, error) {
 // metrics APIService answers.
 func waitKEDA(ctx context.Context, l layout) error {
 	if _, err := kubectl(ctx, l, nil, "-n", "keda", "wait", "--for=condition=Available", "deployment", "--all", "--timeout=180s"); err != nil {
-		return err
+		pods, _ := kubectl(ctx, l, nil, "-n", "keda", "get", "pods", "-o", "wide")
+		return fmt.Errorf("%w\n%s(logs: kubectl -n keda logs deploy/keda-operator)", err, pods)
 	}
 	_, err := kubectl(ctx, l, nil, "wait", "--for=condition=Available", "apiservice/v1beta1.external.metrics.k8s.io", "--timeout=120s")
 	return err
@@ -217,6 +218,12 @@ func installCsclr(ctx context.Context, l layout, o Options, log io.Writer) error
 		return err
 	}
 	if err := skipLocalRegistryResolution(ctx, l); err != nil {
+		return err
+	}
+	// Revisions may start at zero pods here, so that the sample's first
+	// request is a cold start through the activator.
+	if _, err := kubectl(ctx, l, nil, "-n", csclrNamespace, "patch", "configmap", "config-autoscaler", "--type=merge",
+		"-p", `{"data":{"allow-zero-initial-scale":"true"}}`); err != nil {
 		return err
 	}
 	// The admission webhook fails closed: nothing can create a Knative

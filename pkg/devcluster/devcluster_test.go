@@ -185,3 +185,24 @@ func TestRenderKEDAUsesTheBuiltImages(t *testing.T) {
 		}
 	}
 }
+
+func TestMatchKoRefsFollowsImportPaths(t *testing.T) {
+	printed := []string{
+		"127.0.0.1:5000/keda/webhooks:v1@sha256:1",
+		"127.0.0.1:5000/keda/operator:v1@sha256:2",
+		"127.0.0.1:5000/keda/adapter@sha256:3",
+	}
+	got, err := matchKoRefs([]string{"x/cmd/operator", "x/cmd/adapter", "x/cmd/webhooks"}, printed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{printed[1], printed[2], printed[0]}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("ref %d = %s, want %s", i, got[i], want[i])
+		}
+	}
+	if _, err := matchKoRefs([]string{"x/cmd/missing"}, printed); err == nil {
+		t.Error("no error for an import path ko built no image for")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -155,9 +156,31 @@ func koBuild(ctx context.Context, log io.Writer, dir, repo string, importPaths .
 	if err := runLoggedOut(ctx, log, &out, dir, koEnv(repo), koPart.Bin("ko"), args...); err != nil {
 		return nil, err
 	}
-	refs := strings.Fields(out.String())
-	if len(refs) != len(importPaths) {
-		return nil, fmt.Errorf("ko printed %d images for %d import paths: %q", len(refs), len(importPaths), out.String())
+	return matchKoRefs(importPaths, strings.Fields(out.String()))
+}
+
+// matchKoRefs orders ko's printed references like importPaths: ko prints
+// them as builds finish, and with --base-import-paths each repository ends
+// in the last element of its import path.
+func matchKoRefs(importPaths, printed []string) ([]string, error) {
+	byBase := map[string]string{}
+	for _, ref := range printed {
+		repo := ref
+		if at := strings.LastIndex(repo, "@"); at >= 0 {
+			repo = repo[:at]
+		}
+		if colon := strings.LastIndex(repo, ":"); colon > strings.LastIndex(repo, "/") {
+			repo = repo[:colon]
+		}
+		byBase[path.Base(repo)] = ref
+	}
+	refs := make([]string, len(importPaths))
+	for i, ip := range importPaths {
+		ref, ok := byBase[path.Base(ip)]
+		if !ok {
+			return nil, fmt.Errorf("ko printed no image for %s: %q", ip, printed)
+		}
+		refs[i] = ref
 	}
 	return refs, nil
 }
