@@ -63,7 +63,9 @@ func (l layout) start(ctx context.Context, d daemon, log Logger) error {
 		return l.waitReady(ctx, d)
 	}
 	for _, p := range d.ports {
-		if err := portFree(p); err != nil {
+		// A process of ours that just died may hold its ports for a moment
+		// while its last threads exit.
+		if err := waitPortFree(p, 5*time.Second); err != nil {
 			return fmt.Errorf("%s cannot start: %w", d.name, err)
 		}
 	}
@@ -164,6 +166,17 @@ func portFree(port int) error {
 		owner = "another process"
 	}
 	return fmt.Errorf("port %d is in use by %s: stop it (or `csclr dev down` if it is an earlier cluster) and retry", port, owner)
+}
+
+func waitPortFree(port int, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := portFree(port)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // portOwner names the process listening on a TCP port, best effort.
