@@ -19,12 +19,16 @@ type defaulter struct {
 
 var _ admission.Handler = (*defaulter)(nil)
 
+// admits says whether a request is one the webhooks act on: creates and
+// updates of the object itself. Status is the controller's; defaulting or
+// validating it would fight the reconciler.
+func admits(req admission.Request) bool {
+	op := req.Operation
+	return (op == admissionv1.Create || op == admissionv1.Update) && req.SubResource == ""
+}
+
 func (d *defaulter) Handle(ctx context.Context, req admission.Request) admission.Response {
-	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return admission.Allowed("")
-	}
-	if req.SubResource != "" {
-		// Status is the controller's; defaulting it would fight the reconciler.
+	if !admits(req) {
 		return admission.Allowed("")
 	}
 	objs, err := decode(d.decoder, req)

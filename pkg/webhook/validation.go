@@ -21,10 +21,7 @@ type validator struct {
 var _ admission.Handler = (*validator)(nil)
 
 func (v *validator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return admission.Allowed("")
-	}
-	if req.SubResource != "" {
+	if !admits(req) {
 		return admission.Allowed("")
 	}
 	objs, err := decode(v.decoder, req)
