@@ -31,7 +31,8 @@ var cluster struct {
 }
 
 // CSCLR_E2E_KEEP=1 leaves the cluster running after the tests (and reuses a
-// running one), for iterating on a test.
+// running one), for iterating on a test. CSCLR_E2E_REUSE=1 also skips `up`:
+// the tests run against the cluster and csclr as they are.
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -47,7 +48,12 @@ func run(m *testing.M) int {
 	log := devcluster.NewProgress(os.Stderr)
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
-	upErr := devcluster.Up(ctx, cluster.opts, log)
+	var upErr error
+	if os.Getenv("CSCLR_E2E_REUSE") == "1" {
+		keep = true
+	} else {
+		upErr = devcluster.Up(ctx, cluster.opts, log)
+	}
 	code := 1
 	if upErr != nil {
 		fmt.Fprintf(os.Stderr, "e2e: bringing the cluster up: %v\n", upErr)

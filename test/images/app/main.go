@@ -7,6 +7,9 @@
 //   - /headers answers the request headers as JSON (forwarding headers);
 //   - /ws echoes WebSocket messages.
 //
+// With STARTUP_DELAY=<Go duration> it listens only after that delay: a pod
+// that takes long to become ready (cold-start bound tests).
+//
 // With FAIL_ON_OVERLAP=1 a request that arrives while another is in progress
 // gets 500 "overlap" and a loud log line: containerConcurrency 1 is broken.
 package main
@@ -49,6 +52,14 @@ func main() {
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
+	if d, err := time.ParseDuration(os.Getenv("STARTUP_DELAY")); err == nil {
+		log.Printf("STARTUP_DELAY: listening in %s", d)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return
+		}
+	}
 	log.Printf("listening on :%s (fail on overlap: %v)", port, a.failOnOverlap)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Fatal(err)
