@@ -29,6 +29,7 @@ type ksvcSpec struct {
 	env         map[string]string
 	concurrency int64 // containerConcurrency; 0 = unlimited
 	timeout     int64 // timeoutSeconds; 0 = Knative's default
+	portName    string // "h2c" for HTTP/2 without TLS; "" = Knative's default
 }
 
 func (s ksvcSpec) object() *unstructured.Unstructured {
@@ -39,6 +40,9 @@ func (s ksvcSpec) object() *unstructured.Unstructured {
 	}
 	if len(env) > 0 {
 		container["env"] = env
+	}
+	if s.portName != "" {
+		container["ports"] = []any{map[string]any{"name": s.portName, "containerPort": int64(8080)}}
 	}
 	spec := map[string]any{"containers": []any{container}}
 	if s.concurrency > 0 {

@@ -1,0 +1,129 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Sustained load makes KEDA scale a revision from one pod to several (the
+// scaler reports the concurrency the activators and queue sidecars see);
+// when the load stops it scales back down. No request fails meanwhile.
+func TestScaleOutUnderLoadAndBack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	ns := createNamespace(t, ctx, "e2e-scale")
+	defer deleteNamespace(ns)
+	const rev = "busy-00001"
+	host := applyKsvc(t, ctx, ns, ksvcSpec{name: "busy", image: testImage(t), annotations: map[string]string{
+		"autoscaling.knative.dev/target":    "2",
+		"autoscaling.knative.dev/window":    "6s",
+		"autoscaling.knative.dev/max-scale": "4",
+	}})
+
+	// 12 requests in flight against 2 per pod (70 % of it as the target):
+	// KEDA should want the maximum, 4.
+	l := startLoad(ctx, newClient(t, ctx, host, time.Minute), 12, "/?sleep=200ms", 4*time.Minute)
+	start := time.Now()
+	waitReplicas(t, ctx, ns, rev, 3*time.Minute, "scale out under load", func(_, ready int32) bool { return ready >= 3 })
+	t.Logf("3 pods ready %s into the load", time.Since(start).Round(time.Second))
+	time.Sleep(5 * time.Second) // served by the new pods too
+	l.stop()
+	t.Logf("load: %s", l)
+	if l.failed() > 0 {
+		t.Errorf("%d requests failed while scaling out", l.failed())
+	}
+
+	start = time.Now()
+	waitReplicas(t, ctx, ns, rev, 3*time.Minute, "scale back after the load", func(spec, _ int32) bool { return spec <= 1 })
+	t.Logf("back to at most one pod %s after the load", time.Since(start).Round(time.Second))
+}
+
+// A new image (here: a new MESSAGE, which makes a new revision the same way)
+// rolled out under constant load: every request succeeds, and the traffic
+// moves to the new revision.
+func TestImageUpdateUnderLoad(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	ns := createNamespace(t, ctx, "e2e-rollout")
+	defer deleteNamespace(ns)
+	spec := ksvcSpec{name: "rolling", image: testImage(t), env: map[string]string{"MESSAGE": "v1"}}
+	host := applyKsvc(t, ctx, ns, spec)
+
+	l := startLoad(ctx, newClient(t, ctx, host, time.Minute), 4, "/", 4*time.Minute)
+	time.Sleep(3 * time.Second)
+	spec.env = map[string]string{"MESSAGE": "v2"}
+	applyKsvc(t, ctx, ns, spec)
+	eventually(t, ctx, "answers from v2", func() error {
+		if l.count("v2") < 100 {
+			return errNotYet
+		}
+		return nil
+	})
+	time.Sleep(3 * time.Second)
+	l.stop()
+	t.Logf("load: %s", l)
+	if l.failed() > 0 {
+		t.Errorf("%d requests failed during the rollout", l.failed())
+	}
+}
+
+// Deleting an activator pod (gracefully, as a rolling update or a node
+// drain does) under load loses no request: the pod keeps serving until the
+// endpoints drop it, then drains.
+func TestActivatorDeletionUnderLoad(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	ns := createNamespace(t, ctx, "e2e-activator")
+	defer deleteNamespace(ns)
+	// target-burst-capacity -1 keeps the activator in the path at all times.
+	host := applyKsvc(t, ctx, ns, ksvcSpec{name: "proxied", image: testImage(t), annotations: map[string]string{
+		"autoscaling.knative.dev/target-burst-capacity": "-1",
+		"autoscaling.knative.dev/min-scale":             "1",
+	}})
+
+	l := startLoad(ctx, newClient(t, ctx, host, time.Minute), 8, "/?sleep=20ms", 3*time.Minute)
+	time.Sleep(3 * time.Second)
+	pods, err := cluster.kube.CoreV1().Pods("csclr-system").List(ctx, metav1.ListOptions{LabelSelector: "app=csclr-activator"})
+	if err != nil || len(pods.Items) < 2 {
+		t.Fatalf("activator pods: %v (%d)", err, len(pods.Items))
+	}
+	victim := pods.Items[0].Name
+	start := time.Now()
+	if err := cluster.kube.CoreV1().Pods("csclr-system").Delete(ctx, victim, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, ctx, "activator "+victim+" gone", func() error {
+		_, err := cluster.kube.CoreV1().Pods("csclr-system").Get(ctx, victim, metav1.GetOptions{})
+		if err == nil {
+			return errNotYet
+		}
+		return nil
+	})
+	t.Logf("activator %s gone %s after its deletion", victim, time.Since(start).Round(time.Second))
+	waitActivatorsReady(t, ctx, len(pods.Items))
+	time.Sleep(3 * time.Second)
+	l.stop()
+	t.Logf("load: %s", l)
+	if l.failed() > 0 {
+		t.Errorf("%d requests failed while an activator went away", l.failed())
+	}
+}
+
+func waitActivatorsReady(t *testing.T, ctx context.Context, want int) {
+	t.Helper()
+	eventually(t, ctx, "activators ready again", func() error {
+		d, err := cluster.kube.AppsV1().Deployments("csclr-system").Get(ctx, "csclr-activator", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if int(d.Status.ReadyReplicas) < want || d.Status.Replicas != d.Status.ReadyReplicas {
+			return errNotYet
+		}
+		return nil
+	})
+}
