@@ -27,8 +27,8 @@ type ksvcSpec struct {
 	image       string
 	annotations map[string]string // on the revision template
 	env         map[string]string
-	concurrency int64 // containerConcurrency; 0 = unlimited
-	timeout     int64 // timeoutSeconds; 0 = Knative's default
+	concurrency int64  // containerConcurrency; 0 = unlimited
+	timeout     int64  // timeoutSeconds; 0 = Knative's default
 	portName    string // "h2c" for HTTP/2 without TLS; "" = Knative's default
 }
 
