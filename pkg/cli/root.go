@@ -17,6 +17,6 @@ func NewRoot(out, errOut io.Writer) *cobra.Command {
 	}
 	root.SetOut(out)
 	root.SetErr(errOut)
-	root.AddCommand(newDevCommand())
+	root.AddCommand(newDevCommand(), newBenchCommand())
 	return root
 }
