@@ -8,6 +8,7 @@ import (
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 	"knative.dev/serving/pkg/apis/autoscaling"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
@@ -88,7 +89,7 @@ func MakeScaledObject(rev *v1.Revision, cfg Config) (*kedav1alpha1.ScaledObject,
 			MaxReplicaCount:       ptr.To(b.max),
 			Advanced: &kedav1alpha1.AdvancedConfig{
 				HorizontalPodAutoscalerConfig: &kedav1alpha1.HorizontalPodAutoscalerConfig{
-					Behavior: makeBehavior(cfg, delay),
+					Behavior: makeBehavior(cfg, delay, trigger.Type == TriggerType),
 				},
 			},
 			Triggers: []kedav1alpha1.ScaleTriggers{trigger},
@@ -179,12 +180,24 @@ func makeTrigger(rev *v1.Revision, cfg Config, window time.Duration, panicWin, p
 // behaviour. The scaler already averages over the stable window, so the
 // HPA's scale-down stabilization is exactly Knative's scale-down-delay (both
 // act on the highest recommendation over the period).
-func makeBehavior(cfg Config, delay time.Duration) *autoscalingv2.HorizontalPodAutoscalerBehavior {
+//
+// Knative's autoscaler wants exactly ceil(load/target) pods; the HPA
+// ignores changes within 10 % of the current count unless told otherwise.
+// For csclr's own metric (exact) the tolerance is 0, so that 10 pods at
+// 10.9 pods' worth of load become 11 as in Knative. The HPA class keeps the
+// HPA's default, as Knative's HPA class does. (The field is beta and on by
+// default from Kubernetes 1.35; older clusters drop it and keep 10 %.)
+func makeBehavior(cfg Config, delay time.Duration, exact bool) *autoscalingv2.HorizontalPodAutoscalerBehavior {
 	as := cfg.Autoscaler
 	up := int32(math.Min(math.MaxInt32, math.Round((as.MaxScaleUpRate-1)*100)))
 	down := int32(math.Round((1 - 1/as.MaxScaleDownRate) * 100))
+	var tolerance *resource.Quantity
+	if exact {
+		tolerance = ptr.To(resource.MustParse("0"))
+	}
 	return &autoscalingv2.HorizontalPodAutoscalerBehavior{
 		ScaleUp: &autoscalingv2.HPAScalingRules{
+			Tolerance:                  tolerance,
 			StabilizationWindowSeconds: ptr.To[int32](0),
 			SelectPolicy:               ptr.To(autoscalingv2.MaxChangePolicySelect),
 			Policies: []autoscalingv2.HPAScalingPolicy{
@@ -194,6 +207,7 @@ func makeBehavior(cfg Config, delay time.Duration) *autoscalingv2.HorizontalPodA
 			},
 		},
 		ScaleDown: &autoscalingv2.HPAScalingRules{
+			Tolerance:                  tolerance,
 			StabilizationWindowSeconds: ptr.To(seconds(delay)),
 			SelectPolicy:               ptr.To(autoscalingv2.MaxChangePolicySelect),
 			Policies: []autoscalingv2.HPAScalingPolicy{

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 	"knative.dev/serving/pkg/apis/autoscaling"
 	"knative.dev/serving/pkg/apis/serving"
@@ -27,6 +28,7 @@ func wantScaledObject() *kedav1alpha1.ScaledObject {
 			Advanced: &kedav1alpha1.AdvancedConfig{HorizontalPodAutoscalerConfig: &kedav1alpha1.HorizontalPodAutoscalerConfig{
 				Behavior: &autoscalingv2.HorizontalPodAutoscalerBehavior{
 					ScaleUp: &autoscalingv2.HPAScalingRules{
+						Tolerance:                  ptr.To(resource.MustParse("0")),
 						StabilizationWindowSeconds: ptr.To[int32](0),
 						SelectPolicy:               ptr.To(autoscalingv2.MaxChangePolicySelect),
 						Policies: []autoscalingv2.HPAScalingPolicy{
@@ -35,6 +37,7 @@ func wantScaledObject() *kedav1alpha1.ScaledObject {
 						},
 					},
 					ScaleDown: &autoscalingv2.HPAScalingRules{
+						Tolerance:                  ptr.To(resource.MustParse("0")),
 						StabilizationWindowSeconds: ptr.To[int32](0),
 						SelectPolicy:               ptr.To(autoscalingv2.MaxChangePolicySelect),
 						Policies: []autoscalingv2.HPAScalingPolicy{
@@ -156,6 +159,9 @@ func TestMakeScaledObject(t *testing.T) {
 				autoscaling.TargetAnnotationKey, "80", autoscaling.TargetUtilizationPercentageKey, "100"), func(so *kedav1alpha1.ScaledObject) {
 				so.Spec.Triggers = []kedav1alpha1.ScaleTriggers{{Type: "cpu", MetricType: autoscalingv2.UtilizationMetricType,
 					Metadata: map[string]string{"value": "80"}}}
+				// The HPA class keeps the HPA's own tolerance.
+				b := so.Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior
+				b.ScaleUp.Tolerance, b.ScaleDown.Tolerance = nil, nil
 			}},
 		},
 	} {
