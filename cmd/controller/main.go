@@ -24,12 +24,19 @@ func main() {
 	flag.BoolVar(&opts.Webhook, "webhook", true, "serve the admission webhook (defaulting and validation)")
 	flag.IntVar(&opts.WebhookPort, "webhook-port", 8443, "TLS port of the admission webhook")
 	flag.StringVar(&opts.ScalerAddress, "scaler-address", "", "host:port of csclr's KEDA external-push scaler (default: the scaler Service in the system namespace)")
+	flag.IntVar(&opts.Workers, "workers", 4, "reconciles run at once per kind (Service, Configuration, Route, Revision)")
+	qps := flag.Float64("kube-api-qps", 100, "requests per second to the API server (client-side limit)")
+	burst := flag.Int("kube-api-burst", 200, "burst above --kube-api-qps")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
-	if err := controller.Run(ctrl.SetupSignalHandler(), ctrl.GetConfigOrDie(), opts); err != nil {
+	// client-go's default (20 QPS) makes a thousand Services queue for
+	// minutes on the client side alone: each costs about 30 API calls.
+	cfg := ctrl.GetConfigOrDie()
+	cfg.QPS, cfg.Burst = float32(*qps), *burst
+	if err := controller.Run(ctrl.SetupSignalHandler(), cfg, opts); err != nil {
 		ctrl.Log.Error(err, "controller stopped")
 		os.Exit(1)
 	}

@@ -23,6 +23,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -56,6 +57,9 @@ type Options struct {
 	// ScalerAddress is host:port of csclr's KEDA external-push scaler, written
 	// into every ScaledObject (default: the revision reconciler's default).
 	ScalerAddress string
+	// Workers is how many reconciles of one kind run at once (default 4;
+	// the revision reconciler's own option wins for revisions).
+	Workers int
 	// Revision, if set, replaces the revision reconciler's options apart from
 	// Config (tests use it to inject a digest resolver).
 	Revision *revision.Options
@@ -76,6 +80,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ScalerAddress == "" {
 		o.ScalerAddress = revision.DefaultConfig().ScalerAddress
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
 	}
 	return o
 }
@@ -114,6 +121,7 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, *config.Store, error) {
 		LeaderElectionNamespace: opts.SystemNamespace,
 		// Stepping down cleanly lets the next leader start at once.
 		LeaderElectionReleaseOnCancel: true,
+		Controller:                    ctrlconfig.Controller{MaxConcurrentReconciles: opts.Workers},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			// Only csclr's own ConfigMaps and Secrets and the revisions'
 			// pods are cached, whatever else the cluster holds (RBAC grants
@@ -148,6 +156,9 @@ func register(mgr ctrl.Manager, store *config.Store, opts Options) error {
 		revOpts = *opts.Revision
 	}
 	revOpts.Config = revisionConfig(store, opts)
+	if revOpts.MaxConcurrentReconciles == 0 {
+		revOpts.MaxConcurrentReconciles = opts.Workers
+	}
 	if err := revision.SetupWithManager(mgr, revOpts); err != nil {
 		return fmt.Errorf("setting up the revision reconciler: %w", err)
 	}
@@ -210,6 +221,7 @@ func revisionConfig(store *config.Store, opts Options) func(context.Context) rev
 			Features:        c.Features,
 			Autoscaler:      c.Autoscaler,
 			Deployment:      c.Deployment,
+			Tracing:         c.Tracing,
 			QueueImage:      c.Deployment.QueueSidecarImage,
 			ScalerAddress:   opts.ScalerAddress,
 			SystemNamespace: opts.SystemNamespace,
