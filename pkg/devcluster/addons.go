@@ -98,6 +98,10 @@ var kedaPart = part{
 		"replace github.com/nexus-rpc/nexus-proto-annotations v0.1.0 => github.com/nexus-rpc/nexus-proto-annotations v0.1.1-0.20260629224316-835bd8d49cb4",
 		"exclude github.com/go-chi/chi/v5 v5.2.3"),
 	binaries: kedaImages,
+	// The flags csclr builds every cluster binary with (buildFlags):
+	// KEDA's commands are large, and debug information is most of the
+	// link time of a cold build.
+	koConfig: "defaultFlags: [-gcflags=all=-dwarf=false]\ndefaultLdflags: [-s, -w]\n",
 }
 
 // installKEDA builds KEDA's images with ko (once), renders KEDA's own

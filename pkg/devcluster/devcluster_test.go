@@ -206,3 +206,17 @@ func TestMatchKoRefsFollowsImportPaths(t *testing.T) {
 		t.Error("no error for an import path ko built no image for")
 	}
 }
+
+func TestGoBinaryName(t *testing.T) {
+	for path, want := range map[string]string{
+		"k8s.io/kubernetes/cmd/kube-apiserver": "kube-apiserver",
+		"go.etcd.io/etcd/server/v3":            "server",
+		"github.com/google/ko":                 "ko",
+		"example.com/tools/v":                  "v",
+		"example.com/vet":                      "vet",
+	} {
+		if got := goBinaryName(path); got != want {
+			t.Errorf("goBinaryName(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
