@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"csclr.dev/csclr/pkg/activator/app"
+	"csclr.dev/csclr/pkg/tracing"
 )
 
 func main() {
@@ -34,9 +35,15 @@ func main() {
 	flag.DurationVar(&cfg.RetryAfter, "retry-after", time.Second, "Retry-After sent with 503 when a revision's queue is full")
 	flag.DurationVar(&cfg.DrainPeriod, "drain-period", 10*time.Second, "after SIGTERM, keep serving this long so endpoints drop this pod first")
 	flag.BoolVar(&cfg.RequestLog, "request-log", true, "write one JSON line per request")
+	tracingFlags := tracingFlags()
 	flag.Parse()
 
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	var err error
+	if cfg.Tracing, err = tracingFlags(); err != nil {
+		fmt.Fprintf(os.Stderr, "activator: %v\n", err)
+		os.Exit(2)
+	}
 	restCfg, err := ctrl.GetConfig()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "activator: no Kubernetes configuration (in-cluster or KUBECONFIG): %v\n", err)
@@ -47,6 +54,29 @@ func main() {
 	if err := app.Run(ctx, restCfg, cfg, log); err != nil {
 		log.Error("activator failed", "error", err)
 		os.Exit(1)
+	}
+}
+
+// tracingFlags defines --tracing-<key> for each key of config-tracing,
+// defaulting to its environment variable (config/core sets them from the
+// ConfigMap), and returns the parser of their values.
+func tracingFlags() func() (tracing.Config, error) {
+	values := map[string]*string{}
+	envs := map[string]string{}
+	for _, f := range []struct{ key, env, usage string }{
+		{tracing.BackendKey, tracing.EnvBackend, "where trace spans go: none or otlp"},
+		{tracing.EndpointKey, tracing.EnvEndpoint, "the collector's OTLP/HTTP traces URL, e.g. http://otel-collector.observability:4318/v1/traces"},
+		{tracing.SampleRateKey, tracing.EnvSampleRate, "fraction of new traces recorded, in [0, 1] (empty: 0.1)"},
+	} {
+		values[f.key] = flag.String("tracing-"+f.key, os.Getenv(f.env), f.usage+" (env "+f.env+")")
+		envs[f.key] = f.env
+	}
+	return func() (tracing.Config, error) {
+		v := map[string]string{}
+		for k, p := range values {
+			v[k] = *p
+		}
+		return tracing.ConfigFromValues(v, func(k string) string { return "--tracing-" + k + " (" + envs[k] + ")" })
 	}
 }
 

@@ -11,8 +11,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"csclr.dev/csclr/pkg/queue"
+	"csclr.dev/csclr/pkg/tracing"
 )
 
 func main() {
@@ -30,6 +32,16 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	log = log.With("pod", cfg.Pod) // request lines carry the revision themselves
+	parts := queue.NewParts(cfg, log)
+	parts.Tracing, err = tracing.New(context.Background(), cfg.Tracing, tracing.Options{
+		ServiceName: "csclr-queue", Pod: cfg.Pod, Namespace: cfg.Namespace,
+		OnError: func(err error) {
+			log.Warn("exporting trace spans failed", "endpoint", cfg.Tracing.Endpoint, "error", err)
+		},
+	})
+	if err != nil {
+		return err
+	}
 	ls, err := queue.Listen(cfg)
 	if err != nil {
 		return err
@@ -37,6 +49,14 @@ func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	log.Info("queue sidecar serving", "revision", cfg.RevisionKey(), "port", cfg.ServingPort, "userPort", cfg.UserPort,
-		"containerConcurrency", cfg.ContainerConcurrency, "queueDepth", cfg.QueueDepth, "timeout", cfg.Timeout.String())
-	return queue.Serve(ctx, queue.NewParts(cfg, log), ls)
+		"containerConcurrency", cfg.ContainerConcurrency, "queueDepth", cfg.QueueDepth, "timeout", cfg.Timeout.String(),
+		"tracing", cfg.Tracing.Enabled())
+	err = queue.Serve(ctx, parts, ls)
+	// After the drain: the spans of the last requests are still batched.
+	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if ferr := parts.Tracing.Shutdown(flushCtx); ferr != nil {
+		log.Warn("spans of the last requests were lost", "error", ferr)
+	}
+	return err
 }

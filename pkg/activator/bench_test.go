@@ -1,6 +1,7 @@
 package activator
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,10 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"csclr.dev/csclr/pkg/tracing"
 )
 
 // The warm-path benchmarks of benchmarks.md, closed loop on loopback: a
@@ -81,6 +86,21 @@ func BenchmarkWarmActivatorChainWithMetrics(b *testing.B) {
 	}
 	c := f.chain
 	c.Metrics = m
+	f.front.Config.Handler = NewHandler(c)
+	runLoad(b, f.front.URL+"/", "hello.ns.example.com")
+}
+
+// BenchmarkWarmActivatorChainTracing is the chain recording every span
+// into a batch that is thrown away: the cost of tracing when on, without
+// the network. (Off, the default, the chain has no tracing step at all.)
+func BenchmarkWarmActivatorChainTracing(b *testing.B) {
+	pod := trivialPod(b)
+	f := newFixture(b, pod, fakeRevisions{}, 100)
+	f.pods.set(rev1, PodInfo{IP: "127.0.0.1", Ready: true})
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	defer tp.Shutdown(context.Background())
+	c := f.chain
+	c.Tracing = tracing.WithProvider(tp)
 	f.front.Config.Handler = NewHandler(c)
 	runLoad(b, f.front.URL+"/", "hello.ns.example.com")
 }

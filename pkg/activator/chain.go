@@ -15,9 +15,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	"k8s.io/utils/clock"
 
 	"csclr.dev/csclr/pkg/gateway"
+	"csclr.dev/csclr/pkg/tracing"
 )
 
 // Chain is everything the handler chain needs.
@@ -31,16 +33,17 @@ type Chain struct {
 	// arrived as cleartext HTTP/2 (gRPC). H2C may be nil.
 	Transport, H2C http.RoundTripper
 	Clock          clock.PassiveClock
-	Log            *slog.Logger // one line per request; nil = no request log
-	Metrics        *Metrics     // nil = no metrics
+	Log            *slog.Logger     // one line per request; nil = no request log
+	Metrics        *Metrics         // nil = no metrics
+	Tracing        *tracing.Tracing // nil or off = no spans, and no step
 	// RetryAfter is the Retry-After sent with 503 when a queue is full.
 	RetryAfter time.Duration
 }
 
 // NewHandler builds the activator's request path, outermost first:
-// request log → metrics → route lookup and weighted revision choice →
-// hold (count, signal the scaler if cold, wait for a pod slot: the load
-// balancing) → proxy to the pod.
+// trace span → request log → metrics → route lookup and weighted revision
+// choice → hold (count, signal the scaler if cold, wait for a pod slot: the
+// load balancing) → proxy to the pod.
 func NewHandler(c Chain) http.Handler {
 	var h http.Handler = proxy(c.Transport, c.H2C)
 	h = hold(c, h)
@@ -51,6 +54,7 @@ func NewHandler(c Chain) http.Handler {
 	if c.Log != nil {
 		h = logRequests(c.Log, c.Clock, h)
 	}
+	h = c.Tracing.Handler("activator_proxy", spanOutcome, h)
 	return begin(c.Clock, h)
 }
 
@@ -208,6 +212,17 @@ func logRequests(log *slog.Logger, clk clock.PassiveClock, next http.Handler) ht
 			slog.Duration("wait", x.wait),
 		)
 	})
+}
+
+// spanOutcome is what the trace span records once the request is done;
+// the span covers the whole stay in the activator, a cold start's wait too.
+func spanOutcome(_ http.ResponseWriter, r *http.Request) tracing.Outcome {
+	x := exchangeOf(r.Context())
+	attrs := []attribute.KeyValue{tracing.ColdStartKey.Bool(x.waited)}
+	if rev := x.target.Revision; rev.Name != "" { // empty for unknown hosts
+		attrs = append(attrs, tracing.RevisionKey.String(rev.String()))
+	}
+	return tracing.Outcome{Status: x.code(), Attributes: attrs}
 }
 
 // traceID reads the trace id of a W3C traceparent header

@@ -2,7 +2,8 @@
 // ConfigMaps (config-defaults, config-features, config-autoscaler,
 // config-network, config-deployment, config-gc, config-domain) in the csclr
 // system namespace, parsed with Knative's own parsers so that every default and
-// validation rule is Knative's.
+// validation rule is Knative's; and config-tracing, whose keys are csclr's
+// (pkg/tracing: Knative's parser at the pinned version knows only zipkin).
 package config
 
 import (
@@ -18,6 +19,8 @@ import (
 	"knative.dev/serving/pkg/deployment"
 	"knative.dev/serving/pkg/gc"
 	routecfg "knative.dev/serving/pkg/reconciler/route/config"
+
+	"csclr.dev/csclr/pkg/tracing"
 )
 
 const (
@@ -54,10 +57,11 @@ const (
 	DeploymentName = deployment.ConfigName
 	GCName         = gc.ConfigName
 	DomainName     = routecfg.DomainConfigName
+	TracingName    = tracing.ConfigName
 )
 
 // Names lists every ConfigMap the controller watches.
-var Names = []string{DefaultsName, FeaturesName, AutoscalerName, NetworkName, DeploymentName, GCName, DomainName}
+var Names = []string{DefaultsName, FeaturesName, AutoscalerName, NetworkName, DeploymentName, GCName, DomainName, TracingName}
 
 // SystemNamespace returns the namespace csclr's ConfigMaps live in.
 func SystemNamespace() string {
@@ -77,6 +81,7 @@ type Config struct {
 	Deployment *deployment.Config
 	GC         *gc.Config
 	Domain     *routecfg.Domain
+	Tracing    tracing.Config // of the queue sidecars; off by default
 }
 
 // Default returns the configuration that applies when none of the ConfigMaps
@@ -119,6 +124,8 @@ func (c *Config) set(name string, cm *corev1.ConfigMap) error {
 		c.GC, err = gc.NewConfigFromConfigMapFunc(context.Background())(cm)
 	case DomainName:
 		c.Domain, err = routecfg.NewDomainFromConfigMap(cm)
+	case TracingName:
+		c.Tracing, err = tracing.NewConfigFromMap(cm.Data)
 	default:
 		return fmt.Errorf("unknown ConfigMap %q: csclr reads only %v", name, Names)
 	}

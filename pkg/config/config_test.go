@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -9,6 +10,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	apiscfg "knative.dev/serving/pkg/apis/config"
 	routecfg "knative.dev/serving/pkg/reconciler/route/config"
+	"sigs.k8s.io/yaml"
+
+	"csclr.dev/csclr/pkg/tracing"
 )
 
 func configMap(name string, data map[string]string) *corev1.ConfigMap {
@@ -34,6 +38,9 @@ func TestDefault(t *testing.T) {
 	}
 	if got := c.Network.TagTemplate; got != "{{.Tag}}-{{.Name}}" {
 		t.Errorf("tag template = %q", got)
+	}
+	if c.Tracing.Enabled() {
+		t.Errorf("tracing %+v, want off by default", c.Tracing)
 	}
 }
 
@@ -82,6 +89,24 @@ func TestParse(t *testing.T) {
 	}, {
 		name:    "invalid autoscaler",
 		cm:      configMap(AutoscalerName, map[string]string{"container-concurrency-target-percentage": "nope"}),
+		wantErr: true,
+	}, {
+		name: "tracing on",
+		cm: configMap(TracingName, map[string]string{"backend": "otlp", "otlp-endpoint": "http://collector.obs:4318",
+			"sample-rate": "0.5", "_example": "documentation only"}),
+		check: func(t *testing.T, c *Config) {
+			want := tracing.Config{Backend: tracing.BackendOTLP, Endpoint: "http://collector.obs:4318/v1/traces", SampleRate: 0.5}
+			if c.Tracing != want {
+				t.Errorf("tracing = %+v, want %+v", c.Tracing, want)
+			}
+		},
+	}, {
+		name:    "invalid tracing: Knative's zipkin",
+		cm:      configMap(TracingName, map[string]string{"backend": "zipkin", "zipkin-endpoint": "http://zipkin:9411/api/v2/spans"}),
+		wantErr: true,
+	}, {
+		name:    "invalid tracing: otlp without endpoint",
+		cm:      configMap(TracingName, map[string]string{"backend": "otlp"}),
 		wantErr: true,
 	}, {
 		name:    "unknown name",
@@ -138,5 +163,33 @@ func TestToContext(t *testing.T) {
 	}
 	if routecfg.FromContext(ctx).Domain == nil {
 		t.Error("route config has no domain")
+	}
+}
+
+// The installed config-tracing parses (tracing off), and so does its
+// documented example, as users copy it.
+func TestInstalledTracingConfigMap(t *testing.T) {
+	b, err := os.ReadFile("../../config/core/400-config-tracing.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := &corev1.ConfigMap{}
+	if err := yaml.Unmarshal(b, cm); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Default().Parse(cm)
+	if err != nil || c.Tracing.Enabled() {
+		t.Fatalf("installed config-tracing: %+v, %v; want valid and off", c, err)
+	}
+	example := map[string]string{}
+	if err := yaml.Unmarshal([]byte(cm.Data["_example"]), &example); err != nil {
+		t.Fatalf("_example is not YAML: %v", err)
+	}
+	if len(example) != 3 {
+		t.Errorf("_example documents %v, want backend, otlp-endpoint and sample-rate", example)
+	}
+	example["backend"] = "otlp"
+	if c, err := Default().Parse(configMap(TracingName, example)); err != nil || !c.Tracing.Enabled() {
+		t.Errorf("the example with backend otlp: %+v, %v; want valid and on", c, err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"csclr.dev/csclr/pkg/tracing"
 )
 
 // Defaults for variables the pod builder may omit.
@@ -33,6 +35,7 @@ type Config struct {
 	ReadinessProbe *corev1.Probe // never nil after LoadConfig
 	DrainPeriod    time.Duration
 	RequestLog     bool
+	Tracing        tracing.Config // off unless the controller set the TRACING_CONFIG_* variables
 
 	Namespace, Service, Configuration, Revision string
 	Pod, PodIP                                  string
@@ -65,6 +68,7 @@ func LoadConfig(getenv func(string) (string, bool)) (Config, error) {
 	}
 	c.QueueDepth = r.intIn(EnvQueueDepth, defaultQueueDepth(c.ContainerConcurrency), 1, 1<<20)
 	c.ReadinessProbe = r.probe(EnvReadinessProbe)
+	c.Tracing = r.tracing()
 	if r.err != nil {
 		return Config{}, r.err
 	}
@@ -158,6 +162,15 @@ func (r *envReader) boolean(name string, def bool) bool {
 		return def
 	}
 	return b
+}
+
+// tracing reads the variables of tracing.Config.Env.
+func (r *envReader) tracing() tracing.Config {
+	c, err := tracing.ConfigFromEnv(r.getenv)
+	if err != nil && r.err == nil {
+		r.err = fmt.Errorf("queue config: %w; the controller sets these from ConfigMap %s", err, tracing.ConfigName)
+	}
+	return c
 }
 
 // probe parses the serving container's readiness probe. Without one the

@@ -8,6 +8,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"csclr.dev/csclr/pkg/tracing"
 )
 
 func env(kv map[string]string) func(string) (string, bool) {
@@ -16,6 +18,7 @@ func env(kv map[string]string) func(string) (string, bool) {
 
 func TestLoadConfig(t *testing.T) {
 	tcpDefault := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{}}}
+	tracingOff := tracing.Config{Backend: tracing.BackendNone, SampleRate: tracing.DefaultSampleRate}
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -26,7 +29,7 @@ func TestLoadConfig(t *testing.T) {
 		want: Config{
 			ServingPort: 8012, AdminPort: 8022, MetricsPort: 9090, UserPort: 8080,
 			QueueDepth: 100, Timeout: 300 * time.Second, ReadinessProbe: tcpDefault,
-			DrainPeriod: 5 * time.Second, RequestLog: true,
+			DrainPeriod: 5 * time.Second, RequestLog: true, Tracing: tracingOff,
 		},
 	}, {
 		name: "everything set by the pod builder",
@@ -46,7 +49,7 @@ func TestLoadConfig(t *testing.T) {
 				Path: "/healthz", Port: intstr.FromInt32(9000)}}},
 			DrainPeriod: 2 * time.Second,
 			Namespace:   "ns", Service: "hello", Configuration: "hello", Revision: "hello-00001",
-			Pod: "hello-00001-deployment-x", PodIP: "10.0.0.5",
+			Pod: "hello-00001-deployment-x", PodIP: "10.0.0.5", Tracing: tracingOff,
 		},
 	}, {
 		name: "explicit queue depth, zero timeout means the default",
@@ -54,7 +57,17 @@ func TestLoadConfig(t *testing.T) {
 		want: Config{
 			ServingPort: 8012, AdminPort: 8022, MetricsPort: 9090, UserPort: 8080,
 			ContainerConcurrency: 1, QueueDepth: 7, Timeout: 300 * time.Second, ReadinessProbe: tcpDefault,
+			DrainPeriod: 5 * time.Second, RequestLog: true, Tracing: tracingOff,
+		},
+	}, {
+		name: "tracing from config-tracing",
+		env: map[string]string{tracing.EnvBackend: "otlp", tracing.EnvEndpoint: "http://collector.obs:4318/v1/traces",
+			tracing.EnvSampleRate: "0.5"},
+		want: Config{
+			ServingPort: 8012, AdminPort: 8022, MetricsPort: 9090, UserPort: 8080,
+			QueueDepth: 100, Timeout: 300 * time.Second, ReadinessProbe: tcpDefault,
 			DrainPeriod: 5 * time.Second, RequestLog: true,
+			Tracing: tracing.Config{Backend: tracing.BackendOTLP, Endpoint: "http://collector.obs:4318/v1/traces", SampleRate: 0.5},
 		},
 	}}
 	for _, tt := range tests {
@@ -79,6 +92,9 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		EnvDrainPeriod:          {EnvDrainPeriod: "soon"},
 		EnvRequestLog:           {EnvRequestLog: "maybe"},
 		EnvAdminPort:            {EnvAdminPort: "8012"}, // clashes with the serving port
+		tracing.EnvBackend:      {tracing.EnvBackend: "zipkin"},
+		tracing.EnvEndpoint:     {tracing.EnvBackend: "otlp"},
+		tracing.EnvSampleRate:   {tracing.EnvSampleRate: "1.5"},
 	}
 	for name, e := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -46,6 +46,9 @@ const (
 	EnvQueueDepth  = "QUEUE_DEPTH"        // requests that may wait for a slot; default max(100, 10×containerConcurrency)
 	EnvDrainPeriod = "QUEUE_DRAIN_PERIOD" // Go duration to keep serving after SIGTERM or /drain; default 5s
 	EnvRequestLog  = "QUEUE_REQUEST_LOG"  // "false" turns the per-request JSON log line off
+	// Tracing is configured by tracing.EnvBackend, tracing.EnvEndpoint and
+	// tracing.EnvSampleRate (pkg/tracing), set only when ConfigMap
+	// config-tracing turns it on.
 
 	// ProbeUserAgent is sent by the sidecar's HTTP readiness probe of the
 	// user container; like the kubelet's, it starts with "kube-probe/".

@@ -36,6 +36,7 @@ import (
 	"csclr.dev/csclr/pkg/activator"
 	"csclr.dev/csclr/pkg/gateway"
 	"csclr.dev/csclr/pkg/scaler"
+	"csclr.dev/csclr/pkg/tracing"
 )
 
 // Config is the activator's whole configuration (cmd/activator fills it
@@ -57,6 +58,7 @@ type Config struct {
 	RetryAfter    time.Duration // sent with 503 on a full queue
 	DrainPeriod   time.Duration // after SIGTERM, serve this long before closing (endpoints catch up)
 	RequestLog    bool
+	Tracing       tracing.Config // spans of proxied requests; off when zero
 }
 
 // Run serves until ctx ends, then drains.
@@ -107,8 +109,15 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 	if err != nil {
 		return err
 	}
+	tr, err := tracing.New(ctx, cfg.Tracing, tracing.Options{ServiceName: "csclr-activator", Pod: cfg.PodName, Namespace: cfg.SystemNamespace,
+		OnError: func(err error) {
+			log.Warn("exporting trace spans failed", "endpoint", cfg.Tracing.Endpoint, "error", err)
+		}})
+	if err != nil {
+		return err
+	}
 	chain := activator.Chain{Table: store.Load, Balancer: bal, Cold: signaller.ColdRequest, Transport: h1, H2C: h2c,
-		Clock: clk, Metrics: metrics, RetryAfter: cfg.RetryAfter}
+		Clock: clk, Metrics: metrics, Tracing: tr, RetryAfter: cfg.RetryAfter}
 	if cfg.RequestLog {
 		chain.Log = log
 	}
@@ -205,7 +214,8 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 			errc <- fmt.Errorf("activator: serving the scaler: %w", err)
 		}
 	}()
-	log.Info("activator serving", "proxy", cfg.ProxyPort, "scaler", cfg.ScalerPort, "metrics", cfg.MetricsPort, "admin", cfg.AdminPort)
+	log.Info("activator serving", "proxy", cfg.ProxyPort, "scaler", cfg.ScalerPort, "metrics", cfg.MetricsPort, "admin", cfg.AdminPort,
+		"tracing", cfg.Tracing.Enabled())
 
 	select {
 	case err = <-errc:
@@ -221,6 +231,12 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 		_ = s.Shutdown(shutdownCtx)
 	}
 	grpcSrv.Stop() // KEDA's streams never end by themselves; KEDA reconnects to another replica
+	// The spans of the last requests are still batched.
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelFlush()
+	if ferr := tr.Shutdown(flushCtx); ferr != nil {
+		log.Warn("spans of the last requests were lost", "error", ferr)
+	}
 	return err
 }
 

@@ -5,6 +5,8 @@ import (
 	asconfig "knative.dev/serving/pkg/autoscaler/config"
 	"knative.dev/serving/pkg/autoscaler/config/autoscalerconfig"
 	"knative.dev/serving/pkg/deployment"
+
+	"csclr.dev/csclr/pkg/tracing"
 )
 
 // Config is a snapshot of the cluster configuration the builders read. It
@@ -15,6 +17,7 @@ type Config struct {
 	Features   *apiconfig.Features
 	Autoscaler *autoscalerconfig.Config
 	Deployment *deployment.Config
+	Tracing    tracing.Config // given to the queue sidecars (config-tracing)
 
 	QueueImage      string // image of cmd/queue
 	ScalerAddress   string // host:port of csclr's KEDA external-push scaler (gRPC)

@@ -12,6 +12,9 @@ import (
 	"k8s.io/utils/ptr"
 	"knative.dev/serving/pkg/apis/serving"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"csclr.dev/csclr/pkg/queue"
+	"csclr.dev/csclr/pkg/tracing"
 )
 
 // wantDeployment is the Deployment of testRev() with DefaultConfig().
@@ -179,6 +182,26 @@ func TestMakeDeployment(t *testing.T) {
 			ps.Containers = []corev1.Container{ps.Containers[0], side, ps.Containers[1]}
 		},
 	}, {
+		name: "tracing off in config-tracing: no tracing variables",
+		rev:  testRev(),
+		cfg: func(c *Config) {
+			c.Tracing = tracing.Config{Backend: tracing.BackendNone, Endpoint: "http://collector:4318/v1/traces", SampleRate: 1}
+		},
+		want: func(*appsv1.Deployment) {},
+	}, {
+		name: "tracing on in config-tracing: the queue gets it",
+		rev:  testRev(),
+		cfg: func(c *Config) {
+			c.Tracing = tracing.Config{Backend: tracing.BackendOTLP, Endpoint: "http://collector.obs:4318/v1/traces", SampleRate: 0.25}
+		},
+		want: func(d *appsv1.Deployment) {
+			q := &d.Spec.Template.Spec.Containers[1]
+			q.Env = append(q.Env,
+				corev1.EnvVar{Name: "TRACING_CONFIG_BACKEND", Value: "otlp"},
+				corev1.EnvVar{Name: "TRACING_CONFIG_OTLP_ENDPOINT", Value: "http://collector.obs:4318/v1/traces"},
+				corev1.EnvVar{Name: "TRACING_CONFIG_SAMPLE_RATE", Value: "0.25"})
+		},
+	}, {
 		name: "user app label wins",
 		rev:  testRev(func(r *v1.Revision) { r.Labels["app"] = "mine" }),
 		want: func(d *appsv1.Deployment) {
@@ -213,5 +236,26 @@ func TestMakeDeploymentErrors(t *testing.T) {
 		if _, err := MakeDeployment(rev, DefaultConfig()); err == nil {
 			t.Errorf("%s: MakeDeployment succeeded, want an error", name)
 		}
+	}
+}
+
+// The env the builder writes is what the sidecar reads back.
+func TestQueueEnvIsTheSidecarsContract(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Tracing = tracing.Config{Backend: tracing.BackendOTLP, Endpoint: "https://collector.obs/v1/traces", SampleRate: 0.5}
+	d, err := MakeDeployment(testRev(withCC(3)), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for _, e := range d.Spec.Template.Spec.Containers[1].Env {
+		env[e.Name] = e.Value
+	}
+	got, err := queue.LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatalf("the sidecar rejects the builder's env: %v", err)
+	}
+	if got.Tracing != cfg.Tracing || got.ContainerConcurrency != 3 || got.RevisionKey() != "ns/hello-00001" {
+		t.Errorf("sidecar read tracing %+v, cc %d, revision %s; want %+v, 3, ns/hello-00001", got.Tracing, got.ContainerConcurrency, got.RevisionKey(), cfg.Tracing)
 	}
 }

@@ -73,7 +73,7 @@ func queueEnv(rev *v1.Revision, cfg Config, userPort int32, probeJSON string) []
 	fieldRef := func(path string) *corev1.EnvVarSource {
 		return &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}
 	}
-	return []corev1.EnvVar{
+	env := []corev1.EnvVar{
 		{Name: queue.EnvServingPort, Value: strconv.Itoa(queue.ServingPort)},
 		{Name: queue.EnvAdminPort, Value: strconv.Itoa(queue.AdminPort)},
 		{Name: queue.EnvMetricsPort, Value: strconv.Itoa(queue.MetricsPort)},
@@ -90,6 +90,12 @@ func queueEnv(rev *v1.Revision, cfg Config, userPort int32, probeJSON string) []
 		{Name: queue.EnvPodName, ValueFrom: fieldRef("metadata.name")},
 		{Name: queue.EnvPodIP, ValueFrom: fieldRef("status.podIP")},
 	}
+	// Only when tracing is on, so that pods do not change (and roll) in
+	// clusters that never use it.
+	for _, kv := range cfg.Tracing.Env() {
+		env = append(env, corev1.EnvVar{Name: kv[0], Value: kv[1]})
+	}
+	return env
 }
 
 // queueReadinessProbe is the kubelet's probe of the queue. It keeps the
