@@ -221,6 +221,7 @@ func revisionConfig(store *config.Store, opts Options) func(context.Context) rev
 			Features:        c.Features,
 			Autoscaler:      c.Autoscaler,
 			Deployment:      c.Deployment,
+			Tracing:         c.Tracing,
 			QueueImage:      c.Deployment.QueueSidecarImage,
 			ScalerAddress:   opts.ScalerAddress,
 			SystemNamespace: opts.SystemNamespace,
