@@ -15,7 +15,6 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -185,12 +184,22 @@ func getOK(t *testing.T, ctx context.Context, url string) string {
 	return ""
 }
 
-func createNamespace(t *testing.T, ctx context.Context, name string) string {
+// createNamespace makes a new namespace named prefix-<random> (so that what
+// an earlier run left never meets this one) and deletes it, without
+// waiting, when the test passes; a failed test's namespace stays for a look
+// (CSCLR_E2E_KEEP=1).
+func createNamespace(t *testing.T, ctx context.Context, prefix string) string {
 	t.Helper()
-	_, err := cluster.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
+	ns, err := cluster.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"}}, metav1.CreateOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
+	name := ns.Name
+	t.Cleanup(func() {
+		if !t.Failed() {
+			_ = cluster.kube.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
+		}
+	})
 	// The default ServiceAccount appears asynchronously; pods wait for it.
 	_ = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		_, err := cluster.kube.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{})

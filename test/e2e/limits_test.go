@@ -88,7 +88,6 @@ func TestFullColdQueue(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ns := createNamespace(t, ctx, "e2e-fullqueue")
-	defer deleteNamespace(ns)
 	host := applyKsvc(t, ctx, ns, ksvcSpec{name: "sluggish", image: testImage(t), timeout: 10,
 		env: map[string]string{"STARTUP_DELAY": "90s"},
 		annotations: map[string]string{
@@ -195,10 +194,4 @@ func scrapeGauge(ctx context.Context, url, name string) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("%s has no %s", url, name)
-}
-
-// deleteNamespace removes a test's namespace without waiting: what it ran
-// must not keep loading the node for the next tests.
-func deleteNamespace(ns string) {
-	_ = cluster.kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 }

@@ -19,7 +19,6 @@ func TestProtocolsThroughTheColdPath(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ns := createNamespace(t, ctx, "e2e-protocols")
-	defer deleteNamespace(ns)
 	atZero := map[string]string{"autoscaling.knative.dev/initial-scale": "0"}
 
 	t.Run("h2c", func(t *testing.T) {

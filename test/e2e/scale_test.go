@@ -17,7 +17,6 @@ func TestScaleOutUnderLoadAndBack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	ns := createNamespace(t, ctx, "e2e-scale")
-	defer deleteNamespace(ns)
 	const rev = "busy-00001"
 	host := applyKsvc(t, ctx, ns, ksvcSpec{name: "busy", image: testImage(t), annotations: map[string]string{
 		"autoscaling.knative.dev/target":    "2",
@@ -50,7 +49,6 @@ func TestImageUpdateUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	ns := createNamespace(t, ctx, "e2e-rollout")
-	defer deleteNamespace(ns)
 	spec := ksvcSpec{name: "rolling", image: testImage(t), env: map[string]string{"MESSAGE": "v1"}}
 	host := applyKsvc(t, ctx, ns, spec)
 
@@ -79,7 +77,6 @@ func TestActivatorDeletionUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	ns := createNamespace(t, ctx, "e2e-activator")
-	defer deleteNamespace(ns)
 	// target-burst-capacity -1 keeps the activator in the path at all times.
 	host := applyKsvc(t, ctx, ns, ksvcSpec{name: "proxied", image: testImage(t), annotations: map[string]string{
 		"autoscaling.knative.dev/target-burst-capacity": "-1",
