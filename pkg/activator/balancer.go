@@ -102,11 +102,30 @@ func (b *Balancer) revision(rev Key) *revState {
 	b.mu.Lock()
 	if s = b.revs[rev]; s == nil {
 		s = &revState{thr: newThrottler(b.cfg.Clock.Now, b.cfg.QueueDepth), probed: map[string]bool{}, probing: map[string]context.CancelFunc{}}
+		// Others may use s before the sync below: they wait for pods, not
+		// for no time at all.
+		_, timeout := b.limits(rev)
+		s.timeout.Store(int64(timeout))
 		b.revs[rev] = s
 	}
 	b.mu.Unlock()
 	b.sync(rev, s)
 	return s
+}
+
+// limits are the revision's per-pod capacity at this activator (0 =
+// unlimited) and the longest a request may wait for a pod.
+func (b *Balancer) limits(rev Key) (capacity int, timeout time.Duration) {
+	timeout = defaultTimeout
+	if info, ok := b.cfg.Revisions.Revision(rev); ok {
+		if info.ContainerConcurrency > 0 {
+			capacity = max(1, info.ContainerConcurrency/max(1, b.cfg.Replicas()))
+		}
+		if info.Timeout > 0 {
+			timeout = info.Timeout
+		}
+	}
+	return capacity, timeout
 }
 
 // maxWait is how long a request for the revision may wait for a pod: its
@@ -143,15 +162,7 @@ func (b *Balancer) Resync() {
 // have an IP but are not ready yet, and stops probing pods that left.
 func (b *Balancer) sync(rev Key, s *revState) {
 	pods := b.cfg.Pods.RevisionPods(rev)
-	capacity, timeout := 0, defaultTimeout
-	if info, ok := b.cfg.Revisions.Revision(rev); ok {
-		if info.ContainerConcurrency > 0 {
-			capacity = max(1, info.ContainerConcurrency/max(1, b.cfg.Replicas()))
-		}
-		if info.Timeout > 0 {
-			timeout = info.Timeout
-		}
-	}
+	capacity, timeout := b.limits(rev)
 	s.timeout.Store(int64(timeout))
 	s.mu.Lock()
 	present := make(map[string]bool, len(pods))

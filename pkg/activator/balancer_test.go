@@ -1,7 +1,9 @@
 package activator
 
 import (
+	"sync"
 	"testing"
+	"time"
 
 	"k8s.io/utils/clock"
 )
@@ -36,4 +38,36 @@ func TestBalancerSplitsCapacityAmongActivators(t *testing.T) {
 	pods.set(rev1, PodInfo{IP: "10.0.0.2", Ready: true})
 	b.Resync()
 	check(1, "10.0.0.2:8012") // never below one slot per pod
+}
+
+// blockingPods holds the first RevisionPods call until released, so that a
+// test can look at a revision's state between its creation and its sync.
+type blockingPods struct {
+	entered, release chan struct{}
+	once             sync.Once
+}
+
+func (b *blockingPods) RevisionPods(Key) []PodInfo {
+	b.once.Do(func() {
+		close(b.entered)
+		<-b.release
+	})
+	return nil
+}
+
+// Requests that find a revision's state while its first sync is still
+// running wait up to the revision's timeout, not zero (which was an
+// instant 504 for a cold revision's second request).
+func TestBalancerNewRevisionWaitsItsTimeoutBeforeTheFirstSync(t *testing.T) {
+	pods := &blockingPods{entered: make(chan struct{}), release: make(chan struct{})}
+	b := NewBalancer(BalancerConfig{Pods: pods, Revisions: fakeRevisions{rev1: {Timeout: 7 * time.Second}},
+		Replicas: func() int { return 1 }, QueueDepth: 10, Clock: clock.RealClock{}})
+	done := make(chan struct{})
+	go func() { defer close(done); b.revision(rev1) }()
+	<-pods.entered
+	if got := b.revision(rev1).maxWait(); got != 7*time.Second {
+		t.Errorf("maxWait before the first sync = %s, want the revision's 7s", got)
+	}
+	close(pods.release)
+	<-done
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/pem"
 	"net"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -217,6 +219,18 @@ func TestGoBinaryName(t *testing.T) {
 	} {
 		if got := goBinaryName(path); got != want {
 			t.Errorf("goBinaryName(%q) = %q, want %q", path, got, want)
+		}
+	}
+}
+
+func TestKoReferencesOfConfigCore(t *testing.T) {
+	refs, err := koReferences(filepath.Join("..", "..", "config", "core"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"csclr.dev/csclr/cmd/controller", "csclr.dev/csclr/cmd/activator", "csclr.dev/csclr/cmd/queue"} {
+		if !slices.Contains(refs, want) {
+			t.Errorf("koReferences(config/core) = %v, missing %s", refs, want)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"sigs.k8s.io/yaml"
 )
 
 // Images the cluster builds itself: no public registry is reachable, so the
@@ -151,6 +153,7 @@ func koEnv(repo string) []string {
 // koBuild builds Go main packages (import paths resolvable in dir's module)
 // into images and returns their references with digests.
 func koBuild(ctx context.Context, log io.Writer, dir, repo string, importPaths ...string) ([]string, error) {
+	precompile(ctx, log, dir, importPaths...)
 	args := append([]string{"build", "--base-import-paths", "--insecure-registry", "--tags", imageTag, "--platform", "linux/" + runtime.GOARCH}, importPaths...)
 	var out bytes.Buffer
 	if err := runLoggedOut(ctx, log, &out, dir, koEnv(repo), koPart.Bin("ko"), args...); err != nil {
@@ -188,6 +191,9 @@ func matchKoRefs(importPaths, printed []string) ([]string, error) {
 // koResolve builds every ko:// image referenced by the YAML in path and
 // returns the YAML with digests.
 func koResolve(ctx context.Context, log io.Writer, dir, path string) ([]byte, error) {
+	if refs, err := koReferences(path); err == nil {
+		precompile(ctx, log, dir, refs...)
+	}
 	var out bytes.Buffer
 	args := []string{"resolve", "--base-import-paths", "--insecure-registry", "--tags", imageTag, "--platform", "linux/" + runtime.GOARCH, "-f", path}
 	if err := runLoggedOut(ctx, log, &out, dir, koEnv(KoRepo()), koPart.Bin("ko"), args...); err != nil {
@@ -195,6 +201,73 @@ func koResolve(ctx context.Context, log io.Writer, dir, path string) ([]byte, er
 	}
 	return out.Bytes(), nil
 }
+
+// precompile compiles, without linking, the packages ko is about to build,
+// in one go command that shares the work between both cores. ko runs one
+// `go build` per image at once, and concurrent builds each compile the
+// packages they share (most of them: client-go, KEDA's scalers): on a cold
+// cache that doubled the CPU time of KEDA's images. With the cache warm,
+// ko's builds only link. The flags are those ko passes (.ko.yaml's
+// defaultFlags and -trimpath) so that the cache entries match. A failure
+// is only logged: ko reports the same one with its context.
+func precompile(ctx context.Context, log io.Writer, dir string, importPaths ...string) {
+	if len(importPaths) < 2 {
+		return
+	}
+	args := []string{"list", "-export", "-deps", "-trimpath"}
+	if flags := koDefaultFlags(dir); len(flags) > 0 {
+		args = append(args, flags...)
+	}
+	env := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + runtime.GOARCH}
+	if err := runLoggedOut(ctx, log, io.Discard, dir, env, "go", append(args, importPaths...)...); err != nil {
+		fmt.Fprintf(log, "precompiling %v: %v (ko builds them anyway)\n", importPaths, err)
+	}
+}
+
+// koDefaultFlags reads defaultFlags from dir's .ko.yaml (or ko.yaml).
+func koDefaultFlags(dir string) []string {
+	for _, name := range []string{".ko.yaml", "ko.yaml"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			continue
+		}
+		var cfg struct {
+			DefaultFlags []string `json:"defaultFlags"`
+		}
+		if yaml.Unmarshal(data, &cfg) == nil {
+			return cfg.DefaultFlags
+		}
+	}
+	return nil
+}
+
+// koReferences lists the import paths of the ko:// images the YAML files
+// in path (a file or a directory) name.
+func koReferences(path string) ([]string, error) {
+	files := []string{path}
+	if info, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if info.IsDir() {
+		files, _ = filepath.Glob(filepath.Join(path, "*.yaml"))
+	}
+	seen := map[string]bool{}
+	var refs []string
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range koReference.FindAllStringSubmatch(string(data), -1) {
+			if !seen[m[1]] {
+				seen[m[1]] = true
+				refs = append(refs, m[1])
+			}
+		}
+	}
+	return refs, nil
+}
+
+var koReference = regexp.MustCompile(`ko://([A-Za-z0-9._~/-]+)`)
 
 // cachedImages remembers images built from a pinned module (KEDA), so a warm
 // start only checks they are still in the registry.
