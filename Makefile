@@ -1,5 +1,5 @@
 # The README's two commands are `make up` and `make test`.
-.PHONY: up down test unit integration e2e build bench-control-plane
+.PHONY: up down test unit integration e2e build bench-control-plane bench bench-data-path bench-cold-start
 
 up:
 	./hack/up.sh
@@ -22,3 +22,21 @@ build:
 SERVICES ?= 1000
 bench-control-plane:
 	go run ./cmd/csclr bench control-plane --services $(SERVICES) $(BENCH_FLAGS)
+
+# The benchmarks of BENCHMARKS.md that print tables (run on an idle machine;
+# they never fail on a number): warm data path on loopback, then cold
+# starts on the running `csclr dev` cluster (on its node). Quick look:
+# make bench DATA_PATH_FLAGS="--rounds 3 --duration 1.5s" COLD_START_FLAGS="--services 3"
+# Add --write-benchmarks BENCHMARKS.md to either to rewrite its section.
+BENCH_STATE_DIR ?=
+DATA_PATH_FLAGS ?=
+COLD_START_FLAGS ?=
+bench: bench-data-path bench-cold-start
+
+bench-data-path:
+	go build -o bin/csclr ./cmd/csclr
+	bin/csclr bench data-path $(DATA_PATH_FLAGS)
+
+bench-cold-start:
+	go build -o bin/csclr ./cmd/csclr
+	bin/csclr bench cold-start $(if $(BENCH_STATE_DIR),--state-dir $(BENCH_STATE_DIR)) $(COLD_START_FLAGS)

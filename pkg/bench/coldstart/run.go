@@ -1,0 +1,157 @@
+// Package coldstart is `csclr bench cold-start`: on a running cluster, the
+// time a first request to a revision at zero takes beyond the pod's own
+// start-to-ready time, and how soon the scaler tells KEDA the revision is
+// active (see design/benchmarks.md).
+package coldstart
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	"csclr.dev/csclr/pkg/bench/measure"
+)
+
+// Options of one run.
+type Options struct {
+	Services  int    // K: Services created at zero, each hit once, one after another
+	Namespace string // created by the run; must not exist
+	Image     string
+
+	SystemNamespace  string // csclr's: the activator Service and pods
+	ActivatorService string // its ClusterIP:80 is the gateway; its selector finds the scalers
+	ScalerPort       int    // the activators' KEDA external scaler gRPC port
+	Gateway          string // host:port overriding the activator Service's ClusterIP:80
+
+	// Bounds: ReadyTimeout for all Services to be Ready at zero;
+	// RequestTimeout for one cold request; CleanupTimeout for the
+	// namespace's deletion. Settle is the wait between every ScaledObject
+	// being Ready and the first request; SignalSettle the wait between
+	// opening the scaler streams and sending each request.
+	ReadyTimeout, RequestTimeout, CleanupTimeout, Settle, SignalSettle time.Duration
+	Keep                                                               bool
+	Progress                                                           io.Writer
+}
+
+// Sample is one cold request.
+type Sample struct {
+	Service, Revision string
+	Start, End        time.Time // the request sent; its body read
+	Status            int
+	Err               string
+	Pod               PodTimes  // as the watch saw them; zero if not seen
+	Signal            time.Time // first "active" on a scaler stream; zero if none
+	SignalProblem     string
+}
+
+// Result is a whole run.
+type Result struct {
+	Options Options
+	Gateway string
+	Samples []Sample
+	// /proc/loadavg before the first and after the last request
+	LoadBefore, LoadAfter string
+}
+
+// Run creates the Services at zero, sends each its first request in turn
+// and cleans up (unless o.Keep). Failed requests are part of the Result;
+// the error is about the run's machinery.
+func Run(ctx context.Context, cfg *rest.Config, o Options) (res Result, err error) {
+	res.Options = o
+	cl, err := newClients(cfg)
+	if err != nil {
+		return res, err
+	}
+	gateway, selector, err := gatewayAddress(ctx, cl.kube, o.SystemNamespace, o.ActivatorService)
+	if err != nil {
+		return res, err
+	}
+	if o.Gateway != "" {
+		gateway = o.Gateway
+	}
+	res.Gateway = gateway
+	if err := createNamespace(ctx, cl.kube, o.Namespace); err != nil {
+		return res, err
+	}
+	if !o.Keep {
+		defer func() { err = errors.Join(err, deleteNamespace(cl.kube, o.Namespace, o.CleanupTimeout, o.Progress)) }()
+	}
+	pods := newPodWatch()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	if err := pods.start(watchCtx, cl.kube, o.Namespace); err != nil {
+		return res, err
+	}
+	fmt.Fprintf(o.Progress, "creating %d Services at zero in namespace %s\n", o.Services, o.Namespace)
+	targets, err := createServices(ctx, cl.ctrl, o.Namespace, o.Image, serviceNames(o.Services), o.ReadyTimeout)
+	if err != nil {
+		return res, err
+	}
+	if err := waitScaledObjects(ctx, cl.ctrl, o.Namespace, targets, o.ReadyTimeout); err != nil {
+		return res, err
+	}
+	// KEDA opens its stream to the scaler after marking the ScaledObject
+	// Ready; Settle leaves it time to.
+	fmt.Fprintf(o.Progress, "Services and ScaledObjects Ready; waiting %s before the first request\n", o.Settle)
+	select {
+	case <-time.After(o.Settle):
+	case <-ctx.Done():
+		return res, ctx.Err()
+	}
+	client := &http.Client{Timeout: o.RequestTimeout}
+	res.LoadBefore = measure.LoadAverage()
+	defer func() { res.LoadAfter = measure.LoadAverage() }()
+	for i, t := range targets {
+		sig := watchSignal(ctx, cl.kube, o.SystemNamespace, selector, o.ScalerPort, t, o.Namespace, o.SignalSettle)
+		s := coldRequest(ctx, client, gateway, t, pods)
+		s.Signal, s.SignalProblem = sig.stop()
+		res.Samples = append(res.Samples, s)
+		fmt.Fprintf(o.Progress, "%d/%d %s\n", i+1, len(targets), s.line())
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+	}
+	return res, nil
+}
+
+func serviceNames(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("cold-%02d", i+1)
+	}
+	return names
+}
+
+// coldRequest sends the revision's first request through the gateway and
+// then waits (at most 10 s) for the watch to have seen the pod Ready: the
+// response may well arrive before the watch event does.
+func coldRequest(ctx context.Context, c *http.Client, gateway string, t target, pods *podWatch) Sample {
+	s := Sample{Service: t.Service, Revision: t.Revision}
+	if before, _ := pods.get(t.Revision); !before.Created.IsZero() {
+		s.Err = "a pod of the revision existed before the request: not a cold start"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+gateway+"/", nil)
+	if err != nil {
+		s.Err = err.Error()
+		return s
+	}
+	req.Host = t.Host
+	s.Start = time.Now()
+	resp, err := c.Do(req)
+	if err == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		s.Status = resp.StatusCode
+	}
+	s.End = time.Now()
+	if err != nil && s.Err == "" {
+		s.Err = err.Error()
+	}
+	s.Pod = pods.waitReady(t.Revision, time.Now().Add(10*time.Second))
+	return s
+}
