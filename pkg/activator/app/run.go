@@ -63,6 +63,12 @@ type Config struct {
 
 // Run serves until ctx ends, then drains.
 func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger) error {
+	// The informers and the background loops live until the servers have
+	// shut down, not until ctx ends: requests held during the drain still
+	// need to see their revision's pods become ready.
+	stopping := ctx
+	ctx, stop := context.WithCancel(context.WithoutCancel(stopping))
+	defer stop()
 	c, l, err := newCache(ctx, restCfg, cfg)
 	if err != nil {
 		return err
@@ -145,15 +151,15 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 		}
 	}
 
-	ctx, stop := context.WithCancel(ctx)
-	defer stop()
 	go func() {
 		if err := c.Start(ctx); err != nil {
 			log.Error("informer cache stopped", "error", err)
 			stop()
 		}
 	}()
-	if !c.WaitForCacheSync(ctx) {
+	syncCtx, cancelSync := context.WithCancel(ctx)
+	defer context.AfterFunc(stopping, cancelSync)()
+	if !c.WaitForCacheSync(syncCtx) {
 		return errors.New("activator: informer caches never synced: check RBAC for pods, endpointslices, ingresses, httproutes and revisions")
 	}
 	syncer.Rebuild()
@@ -219,7 +225,8 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 
 	select {
 	case err = <-errc:
-	case <-ctx.Done():
+	case <-stopping.Done():
+	case <-ctx.Done(): // the informer cache failed
 	}
 	// Drain: fail readiness so the endpoints drop this pod, keep serving
 	// while they catch up, then finish the requests in flight.

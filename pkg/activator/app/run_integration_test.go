@@ -40,19 +40,26 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// TestRunServesWarmAndColdRequests runs the whole activator process against
-// a real apiserver: a warm request is routed by Ingress + HTTPRoute to a
-// ready pod; a request for a revision with no pod is held, reaches KEDA's
-// stream on the scaler port, and is answered once a pod appears and passes
-// the activator's probe.
-func TestRunServesWarmAndColdRequests(t *testing.T) {
+// fixture is an activator process running against a real apiserver with
+// revisions hello-00001 (one ready pod) and hello-00002 (none yet) of ns,
+// routed by an Ingress and an HTTPRoute.
+type fixture struct {
+	ctx     context.Context
+	cfg     Config
+	stop    context.CancelFunc // SIGTERM
+	exited  chan struct{}      // closed when Run has returned
+	err     error              // what Run returned
+	makePod func(name, rev string, ready bool)
+}
+
+func startActivator(t *testing.T, drain time.Duration) *fixture {
 	scheme, err := Scheme()
 	if err != nil {
 		t.Fatal(err)
 	}
 	env := testenv.Start(t, scheme)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	k := env.Client
 	mustCreate := func(o client.Object) {
 		t.Helper()
@@ -69,7 +76,7 @@ func TestRunServesWarmAndColdRequests(t *testing.T) {
 		}
 		fmt.Fprintf(w, "hi from the pod, host %s", r.Host)
 	}))
-	defer pod.Close()
+	t.Cleanup(pod.Close)
 	podPort := pod.Listener.Addr().(*net.TCPAddr).Port
 
 	for _, name := range []string{"hello-00001", "hello-00002"} {
@@ -105,24 +112,45 @@ func TestRunServesWarmAndColdRequests(t *testing.T) {
 	cfg := Config{ProxyPort: freePort(t), ScalerPort: freePort(t), MetricsPort: freePort(t), AdminPort: freePort(t),
 		PodPort: podPort, PodMetricsPort: freePort(t), PodName: "activator-0", PodIP: "127.0.0.1",
 		SystemNamespace: "csclr-system", ActivatorService: "csclr-activator", IngressClass: "csclr", ClusterDomain: "cluster.local",
-		QueueDepth: 10, ProbeInterval: 10 * time.Millisecond, RetryAfter: time.Second}
+		QueueDepth: 10, ProbeInterval: 10 * time.Millisecond, RetryAfter: time.Second, DrainPeriod: drain}
 	runCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- Run(runCtx, env.Config, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	defer func() { stop(); <-done }()
-
-	proxy := "http://127.0.0.1:" + strconv.Itoa(cfg.ProxyPort) + "/"
-	get := func(host string) (int, string, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, proxy, nil)
-		req.Host = host
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, "", err
+	f := &fixture{ctx: ctx, cfg: cfg, stop: stop, exited: make(chan struct{}), makePod: makePod}
+	go func() {
+		defer close(f.exited)
+		f.err = Run(runCtx, env.Config, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	t.Cleanup(func() {
+		stop()
+		select {
+		case <-f.exited:
+		case <-time.After(time.Minute):
+			t.Error("the activator did not stop within a minute")
 		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b), nil
+	})
+	return f
+}
+
+// get sends a request for host to the activator's proxy port.
+func (f *fixture) get(host string) (int, string, error) {
+	req, _ := http.NewRequestWithContext(f.ctx, http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(f.cfg.ProxyPort)+"/", nil)
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
 	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+// TestRunServesWarmAndColdRequests runs the whole activator process against
+// a real apiserver: a warm request is routed by Ingress + HTTPRoute to a
+// ready pod; a request for a revision with no pod is held, reaches KEDA's
+// stream on the scaler port, and is answered once a pod appears and passes
+// the activator's probe.
+func TestRunServesWarmAndColdRequests(t *testing.T) {
+	f := startActivator(t, 0)
+	ctx, cfg, get, makePod := f.ctx, f.cfg, f.get, f.makePod
 
 	// Warm: wait for the caches and the table.
 	deadline := time.Now().Add(time.Minute)
@@ -184,5 +212,50 @@ func TestRunServesWarmAndColdRequests(t *testing.T) {
 	}
 	if code, _, _ := get("unknown.example.com"); code != http.StatusNotFound {
 		t.Errorf("unknown host: %d, want 404", code)
+	}
+}
+
+// A request held for a cold revision when the activator is told to stop
+// (SIGTERM) is still answered once a pod becomes ready during the drain: the
+// informers keep running until the servers have shut down.
+func TestRunAnswersHeldRequestsWhileDraining(t *testing.T) {
+	f := startActivator(t, 3*time.Second)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if code, _, err := f.get("hello.ns.example.com"); err == nil && code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the warm route never answered")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	cold := make(chan result, 1)
+	go func() { c, b, err := f.get("next-hello.ns.example.com"); cold <- result{c, b, err} }()
+	time.Sleep(500 * time.Millisecond) // held: no pod for hello-00002
+	f.stop()                           // SIGTERM
+	time.Sleep(500 * time.Millisecond) // draining
+	f.makePod("hello-00002-pod", "hello-00002", false)
+	select {
+	case r := <-cold:
+		if r.err != nil || r.code != http.StatusOK {
+			t.Fatalf("held request during the drain: %d %q %v", r.code, r.body, r.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the held request was never answered during the drain")
+	}
+	select {
+	case <-f.exited:
+		if f.err != nil {
+			t.Errorf("Run after the drain: %v", f.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("Run did not return after the drain")
 	}
 }
