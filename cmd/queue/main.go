@@ -13,14 +13,21 @@ import (
 	"syscall"
 	"time"
 
+	"csclr.dev/csclr/pkg/logbuf"
 	"csclr.dev/csclr/pkg/queue"
 	"csclr.dev/csclr/pkg/tracing"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	if err := run(log); err != nil {
+	// Request lines are batched: a write per line costs throughput.
+	out := logbuf.New(os.Stdout, 64<<10, 100*time.Millisecond)
+	log := slog.New(slog.NewJSONHandler(out, nil))
+	err := run(log)
+	if err != nil {
 		log.Error("queue sidecar stopped", "error", err)
+	}
+	_ = out.Close()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -102,6 +102,12 @@ func (l *listers) Revision(rev activator.Key) (activator.RevisionInfo, bool) {
 
 // readyAddresses lists the ready endpoint addresses of a Service.
 func (l *listers) readyAddresses(namespace, service string) []string {
+	return l.addresses(namespace, service, true)
+}
+
+// addresses lists the endpoint addresses of a Service, only the ready ones
+// if readyOnly.
+func (l *listers) addresses(namespace, service string, readyOnly bool) []string {
 	ctx, cancel := l.ctx()
 	defer cancel()
 	var slices discoveryv1.EndpointSliceList
@@ -114,7 +120,7 @@ func (l *listers) readyAddresses(namespace, service string) []string {
 			continue
 		}
 		for _, e := range s.Endpoints {
-			if e.Conditions.Ready != nil && !*e.Conditions.Ready {
+			if readyOnly && e.Conditions.Ready != nil && !*e.Conditions.Ready {
 				continue
 			}
 			out = append(out, e.Addresses...)
@@ -129,13 +135,19 @@ func (l *listers) ReadyPodIPs(rev activator.Key) []string {
 	return l.readyAddresses(rev.Namespace, names.PrivateService(rev.Name))
 }
 
-// ActivatorIPs implements scaler.Targets and the Signaller's peers.
+// ActivatorIPs implements scaler.Targets and the Signaller's peers: every
+// activator, ready or not. A draining one still holds requests (their load
+// counts) and may still hold KEDA's stream (it must hear "active"); a
+// starting one may get KEDA's stream next.
 func (l *listers) ActivatorIPs() []string {
-	return l.readyAddresses(l.systemNamespace, l.activatorSvc)
+	return l.addresses(l.systemNamespace, l.activatorSvc, false)
 }
 
-// Replicas is the number of ready activators (at least one: this one).
-func (l *listers) Replicas() int { return max(1, len(l.ActivatorIPs())) }
+// Replicas is the number of ready activators (at least one: this one),
+// among which revisions' pod capacity is shared.
+func (l *listers) Replicas() int {
+	return max(1, len(l.readyAddresses(l.systemNamespace, l.activatorSvc)))
+}
 
 // Ingresses implements gateway.Lister.
 func (l *listers) Ingresses() ([]*networkingv1.Ingress, error) {

@@ -118,8 +118,13 @@ func TestListersAgainstAPIServer(t *testing.T) {
 	if ips := l.ReadyPodIPs(key); len(ips) != 1 || ips[0] != "10.0.0.1" {
 		t.Errorf("ReadyPodIPs = %v, want [10.0.0.1]", ips)
 	}
-	if ips := l.ActivatorIPs(); len(ips) != 1 || ips[0] != "10.1.0.1" {
-		t.Errorf("ActivatorIPs = %v, want [10.1.0.1]", ips)
+	// Every activator is a peer (a draining one may hold KEDA's stream);
+	// only the ready ones share the pods' capacity.
+	if ips := l.ActivatorIPs(); len(ips) != 2 || ips[0] != "10.1.0.1" || ips[1] != "10.1.0.9" {
+		t.Errorf("ActivatorIPs = %v, want [10.1.0.1 10.1.0.9]", ips)
+	}
+	if n := l.Replicas(); n != 1 {
+		t.Errorf("Replicas = %d, want the 1 ready activator", n)
 	}
 	ings, err := l.Ingresses()
 	if err != nil {
