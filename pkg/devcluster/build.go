@@ -368,7 +368,6 @@ const pauseMain = `package main
 
 import (
 	"os"
-	"path"
 	"os/signal"
 	"syscall"
 )

@@ -3,6 +3,11 @@ package devcluster
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"go/ast"
+	"go/importer"
+	"go/parser"
+	"go/token"
+	"go/types"
 	"net"
 	"os"
 	"path/filepath"
@@ -232,5 +237,22 @@ func TestKoReferencesOfConfigCore(t *testing.T) {
 		if !slices.Contains(refs, want) {
 			t.Errorf("koReferences(config/core) = %v, missing %s", refs, want)
 		}
+	}
+}
+
+// The pause program is Go source in a string: type-check it here, so that a
+// mistake shows in the unit tier and not in a cold cluster build.
+func TestPauseMainTypeChecks(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "main.go", pauseMain, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := types.Config{Importer: importer.ForCompiler(fset, "source", nil)}
+	if _, err := conf.Check("main", fset, []*ast.File{f}, nil); err != nil {
+		t.Fatalf("pauseMain: %v", err)
+	}
+	if _, err := parser.ParseFile(fset, "coredns.go", coreDNSMain, 0); err != nil {
+		t.Fatalf("coreDNSMain: %v", err)
 	}
 }
