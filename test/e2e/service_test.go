@@ -104,6 +104,21 @@ func TestKnativeServiceWithKubectl(t *testing.T) {
 		t.Errorf("Ready=False without reason and message: %q %q", reason, message)
 	}
 	t.Logf("missing image: Ready=False %s: %s", reason, message)
+
+	kubectlApply(t, ctx, ns, "crashing.yaml", map[string]string{"IMAGE": image})
+	crashed := waitKsvcReady(t, ctx, ns, "crashing", corev1.ConditionFalse)
+	reason, message = readyReasonMessage(crashed)
+	if reason == "" || message == "" {
+		t.Errorf("Ready=False without reason and message: %q %q", reason, message)
+	}
+	t.Logf("crashing container: Ready=False %s: %s", reason, message)
+	rev, err = dyn.Resource(revisionGVR).Namespace(ns).Get(ctx, "crashing-00001", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, m := readyReasonMessage(rev); !strings.Contains(m, "exit") && !strings.Contains(m, "the e2e test asked for it") {
+		t.Errorf("crashing-00001 Ready=False %s: %q, want the container's exit in the message", r, m)
+	}
 }
 
 // checkBackends waits until the HTTPRoute sends all traffic to revision.

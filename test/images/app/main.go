@@ -7,6 +7,9 @@
 //   - /headers answers the request headers as JSON (forwarding headers);
 //   - /ws echoes WebSocket messages.
 //
+// With CRASH=<message> it exits at once with status 1 after logging the
+// message: a container that crashes (revision failure tests).
+//
 // With STARTUP_DELAY=<Go duration> it listens only after that delay: a pod
 // that takes long to become ready (cold-start bound tests).
 //
@@ -52,6 +55,9 @@ func main() {
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
 	}()
+	if msg := os.Getenv("CRASH"); msg != "" {
+		log.Fatalf("CRASH: %s", msg)
+	}
 	if d, err := time.ParseDuration(os.Getenv("STARTUP_DELAY")); err == nil {
 		log.Printf("STARTUP_DELAY: listening in %s", d)
 		select {
