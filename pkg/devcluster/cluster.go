@@ -55,6 +55,9 @@ func Up(ctx context.Context, o Options, log Logger) error {
 			if err := os.MkdirAll(filepath.Join(registryDir(), "blobs"), 0o755); err != nil {
 				return err
 			}
+			if err := writeIfChanged(l.registryDirFile(), registryDir()+"\n"); err != nil {
+				return err
+			}
 			return writeConfigs(l, o)
 		}},
 	)
@@ -104,7 +107,7 @@ func Up(ctx context.Context, o Options, log Logger) error {
 		steps = append(steps, step{"KEDA available", func(ctx context.Context) error { return waitKEDA(ctx, l) }})
 	}
 	if !o.ControlPlaneOnly {
-		steps = append(steps, step{"registry journal", func(ctx context.Context) error { return saveRegistry(ctx) }})
+		steps = append(steps, step{"registry journal", func(ctx context.Context) error { return saveRegistry(ctx, registryDir()) }})
 	}
 	steps = append(steps, step{"write " + l.envFile(), func(context.Context) error { return writeEnvFile(l, o) }})
 
@@ -152,7 +155,7 @@ func Down(ctx context.Context, o Options, log Logger) error {
 		}
 	}
 	if _, ok := l.pid("registry"); ok {
-		note(saveRegistry(ctx))
+		note(saveRegistry(ctx, registryDirOf(l)))
 	}
 	for _, name := range []string{"containerd", "kube-apiserver", "etcd", "registry"} {
 		if l.stop(name, 15*time.Second) {

@@ -256,3 +256,18 @@ func TestPauseMainTypeChecks(t *testing.T) {
 		t.Fatalf("coreDNSMain: %v", err)
 	}
 }
+
+// `down` saves the registry's journal where `up` kept its blobs, whatever
+// $CSCLR_CACHE says when it runs.
+func TestRegistryDirOfFollowsUp(t *testing.T) {
+	l := layout{root: t.TempDir()}
+	if got := registryDirOf(l); got != registryDir() {
+		t.Errorf("no record: %q, want the current %q", got, registryDir())
+	}
+	if err := os.WriteFile(l.registryDirFile(), []byte("/tmp/other-cache/registry\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := registryDirOf(l); got != "/tmp/other-cache/registry" {
+		t.Errorf("recorded: %q, want /tmp/other-cache/registry", got)
+	}
+}

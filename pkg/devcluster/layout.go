@@ -82,6 +82,7 @@ func (l layout) componentKubeconfig(n string) string {
 func (l layout) containerdSocket() string { return l.path("containerd", "containerd.sock") }
 func (l layout) cniConfDir() string       { return l.path("cni", "net.d") }
 func (l layout) envFile() string          { return l.path("env") }
+func (l layout) registryDirFile() string  { return l.path("registry-dir") }
 
 func (o *Options) complete() error {
 	if o.StateDir == "" {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -26,8 +27,9 @@ type journalEntry struct {
 	Manifest  []byte          `json:"manifest"`
 }
 
-// saveRegistry writes the journal of every tagged manifest in the registry.
-func saveRegistry(ctx context.Context) error {
+// saveRegistry writes the journal of every tagged manifest in the registry
+// whose blobs are in dir (see registryDirOf).
+func saveRegistry(ctx context.Context, dir string) error {
 	reg, err := name.NewRegistry(RegistryAddr, name.Insecure)
 	if err != nil {
 		return err
@@ -55,14 +57,25 @@ func saveRegistry(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(registryDir(), 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp := manifestJournal() + ".tmp"
+	journal := filepath.Join(dir, "manifests.json")
+	tmp := journal + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, manifestJournal())
+	return os.Rename(tmp, journal)
+}
+
+// registryDirOf is the registry directory the cluster at l was started
+// with: `down` may run with another $CSCLR_CACHE than `up` did, and must not
+// write one cache's journal over another's.
+func registryDirOf(l layout) string {
+	if data, err := os.ReadFile(l.registryDirFile()); err == nil && len(data) > 0 {
+		return strings.TrimSpace(string(data))
+	}
+	return registryDir()
 }
 
 // restoreRegistry puts the journal's manifests back: image manifests first,
