@@ -271,3 +271,41 @@ func TestRegistryDirOfFollowsUp(t *testing.T) {
 		t.Errorf("recorded: %q, want /tmp/other-cache/registry", got)
 	}
 }
+
+// A journal entry is restored only if its blobs (and, for an index, its
+// manifests) are there.
+func TestJournalEntryComplete(t *testing.T) {
+	t.Setenv("CSCLR_CACHE", t.TempDir())
+	blob := func(hex string) {
+		dir := filepath.Join(registryDir(), "blobs", "sha256")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, hex), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, layer := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	image := journalEntry{MediaType: "application/vnd.oci.image.manifest.v1+json", Manifest: []byte(`{"schemaVersion":2,` +
+		`"config":{"mediaType":"application/vnd.oci.image.config.v1+json","size":1,"digest":"sha256:` + cfg + `"},` +
+		`"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","size":1,"digest":"sha256:` + layer + `"}]}`)}
+	restored := map[string]bool{}
+	blob(cfg)
+	if complete(image, restored) {
+		t.Error("an image with a missing layer counts as complete")
+	}
+	blob(layer)
+	if !complete(image, restored) {
+		t.Error("an image with all its blobs counts as incomplete")
+	}
+	child := "sha256:" + strings.Repeat("c", 64)
+	index := journalEntry{MediaType: "application/vnd.oci.image.index.v1+json", Manifest: []byte(`{"schemaVersion":2,` +
+		`"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"` + child + `"}]}`)}
+	if complete(index, restored) {
+		t.Error("an index whose manifest was not restored counts as complete")
+	}
+	restored[child] = true
+	if !complete(index, restored) {
+		t.Error("an index whose manifests were restored counts as incomplete")
+	}
+}

@@ -1,6 +1,7 @@
 package devcluster
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -93,7 +95,11 @@ func restoreRegistry(ctx context.Context) error {
 		return fmt.Errorf("reading %s: %w", manifestJournal(), err)
 	}
 	sort.SliceStable(entries, func(i, j int) bool { return !entries[i].MediaType.IsIndex() && entries[j].MediaType.IsIndex() })
+	restored := map[string]bool{} // manifest digests put back
 	for _, e := range entries {
+		if !complete(e, restored) {
+			continue // its image is built and pushed again when needed
+		}
 		tag, err := name.NewTag(RegistryAddr+"/"+e.Repo+":"+e.Tag, name.Insecure)
 		if err != nil {
 			return err
@@ -101,8 +107,40 @@ func restoreRegistry(ctx context.Context) error {
 		if err := remote.Put(tag, rawManifest{e.MediaType, e.Manifest}, remote.WithContext(ctx)); err != nil {
 			return fmt.Errorf("restoring %s: %w", tag, err)
 		}
+		h, _, _ := v1.SHA256(bytes.NewReader(e.Manifest))
+		restored[h.String()] = true
 	}
 	return nil
+}
+
+// complete reports whether everything a journal entry refers to is there:
+// an image's config and layers in the blob directory, an index's manifests
+// among those restored. A journal that lists an image whose blobs are gone
+// (a cache cleaned by hand, or one cache's journal over another's) would
+// otherwise serve manifests that no pull can complete.
+func complete(e journalEntry, restored map[string]bool) bool {
+	if e.MediaType.IsIndex() {
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(e.Manifest))
+		if err != nil {
+			return false
+		}
+		for _, m := range idx.Manifests {
+			if !restored[m.Digest.String()] {
+				return false
+			}
+		}
+		return true
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(e.Manifest))
+	if err != nil {
+		return false
+	}
+	for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+		if _, err := os.Stat(filepath.Join(registryDir(), "blobs", d.Digest.Algorithm, d.Digest.Hex)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 type rawManifest struct {
