@@ -2,13 +2,12 @@ package coldstart
 
 import (
 	"context"
+	"csclr.dev/csclr/pkg/bench/benchns"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -22,7 +21,7 @@ import (
 
 // BenchLabel marks the namespace (and Services) this benchmark creates; only
 // a namespace carrying it is ever deleted.
-const BenchLabel = "csclr.dev/bench"
+const BenchLabel = benchns.Label
 
 type clients struct {
 	kube kubernetes.Interface
@@ -40,50 +39,6 @@ func newClients(cfg *rest.Config) (clients, error) {
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	return clients{kube: kube, ctrl: c}, err
-}
-
-func createNamespace(ctx context.Context, kube kubernetes.Interface, name string) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{BenchLabel: "cold-start"}}}
-	_, err := kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("namespace %s already exists: the benchmark only deletes namespaces it created; pick another --namespace", name)
-	}
-	if err != nil {
-		return fmt.Errorf("creating namespace %s: %w", name, err)
-	}
-	return nil
-}
-
-// deleteNamespace deletes the run's namespace and waits, at most timeout,
-// until it is gone. It uses its own context, so that an interrupted run
-// still cleans up.
-func deleteNamespace(kube kubernetes.Interface, name string, timeout time.Duration, progress io.Writer) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	ns, err := kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("cleanup: reading namespace %s: %w", name, err)
-	}
-	if ns.Labels[BenchLabel] == "" {
-		return fmt.Errorf("cleanup: namespace %s lacks label %s; not deleting what this benchmark did not create", name, BenchLabel)
-	}
-	if err := kube.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("cleanup: deleting namespace %s: %w", name, err)
-	}
-	fmt.Fprintf(progress, "cleanup: deleting namespace %s (waiting up to %s)\n", name, timeout)
-	for {
-		if _, err := kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("cleanup: namespace %s still exists after %s; check `kubectl get ns %s -o yaml` and delete it", name, timeout, name)
-		case <-time.After(2 * time.Second):
-		}
-	}
 }
 
 // makeService builds one benchmark Service at zero: initial-scale 0, so its

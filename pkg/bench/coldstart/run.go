@@ -6,6 +6,7 @@ package coldstart
 
 import (
 	"context"
+	"csclr.dev/csclr/pkg/bench/benchns"
 	"errors"
 	"fmt"
 	"io"
@@ -75,11 +76,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) (res Result, err erro
 		gateway = o.Gateway
 	}
 	res.Gateway = gateway
-	if err := createNamespace(ctx, cl.kube, o.Namespace); err != nil {
+	if err := benchns.Create(ctx, cl.kube, o.Namespace, "cold-start"); err != nil {
 		return res, err
 	}
 	if !o.Keep {
-		defer func() { err = errors.Join(err, deleteNamespace(cl.kube, o.Namespace, o.CleanupTimeout, o.Progress)) }()
+		defer func() { err = errors.Join(err, benchns.Delete(cl.kube, o.Namespace, o.CleanupTimeout, o.Progress)) }()
 	}
 	pods := newPodWatch()
 	watchCtx, stopWatch := context.WithCancel(ctx)

@@ -7,14 +7,12 @@ package controlplane
 
 import (
 	"context"
+	"csclr.dev/csclr/pkg/bench/benchns"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -72,11 +70,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) (res Result, err erro
 	if err != nil {
 		return res, err
 	}
-	if err := createNamespace(ctx, cl.kube, o.Namespace); err != nil {
+	if err := benchns.Create(ctx, cl.kube, o.Namespace, "control-plane"); err != nil {
 		return res, err
 	}
 	if !o.Keep {
-		defer func() { err = errors.Join(err, deleteNamespace(cl.kube, o.Namespace, o.CleanupTimeout, o.Progress)) }()
+		defer func() { err = errors.Join(err, benchns.Delete(cl.kube, o.Namespace, o.CleanupTimeout, o.Progress)) }()
 	}
 	tr := newTracker(serviceNames(o.Services))
 	stopWatch, err := watchServices(ctx, cl, o.Namespace, tr)
@@ -121,18 +119,6 @@ func bounds(timings []Timing, allReady bool) (createdAll, lastReady time.Time) {
 		lastReady = time.Time{}
 	}
 	return createdAll, lastReady
-}
-
-func createNamespace(ctx context.Context, kube kubernetes.Interface, name string) error {
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{BenchLabel: "control-plane"}}}
-	_, err := kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("namespace %s already exists: the benchmark only deletes namespaces it created; pick another --namespace or delete it", name)
-	}
-	if err != nil {
-		return fmt.Errorf("creating namespace %s: %w", name, err)
-	}
-	return nil
 }
 
 // watchServices starts an informer on the namespace's Services that feeds

@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"csclr.dev/csclr/pkg/bench/benchns"
 	"fmt"
 	"sync"
 	"time"
@@ -14,7 +15,7 @@ import (
 
 // BenchLabel marks what this benchmark creates, so a leftover namespace is
 // recognisable (kubectl get ns -l csclr.dev/bench).
-const BenchLabel = "csclr.dev/bench"
+const BenchLabel = benchns.Label
 
 // serviceNames are the Services of a run, in creation order.
 func serviceNames(n int) []string {

@@ -1,4 +1,6 @@
-package controlplane
+// Package benchns is a benchmark run's namespace: created new and labelled,
+// and deleted (only if it carries the label) with a bounded wait.
+package benchns
 
 import (
 	"context"
@@ -13,10 +15,27 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// deleteNamespace deletes the run's namespace and waits until it is gone,
+// Label marks what a benchmark creates (value: the benchmark's name), so a
+// leftover namespace is recognisable and only such namespaces are deleted.
+const Label = "csclr.dev/bench"
+
+// Create makes the run's namespace; it refuses one that already exists.
+func Create(ctx context.Context, kube kubernetes.Interface, name, bench string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{Label: bench}}}
+	_, err := kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("namespace %s already exists: the benchmark only deletes namespaces it created; pick another --namespace or delete it", name)
+	}
+	if err != nil {
+		return fmt.Errorf("creating namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// Delete deletes the run's namespace and waits until it is gone,
 // at most timeout. It runs on its own context, so that an interrupted run
-// still cleans up. Only namespaces carrying BenchLabel are deleted.
-func deleteNamespace(kube kubernetes.Interface, name string, timeout time.Duration, progress io.Writer) error {
+// still cleans up. Only namespaces carrying Label are deleted.
+func Delete(kube kubernetes.Interface, name string, timeout time.Duration, progress io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	ns, err := kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
@@ -26,8 +45,8 @@ func deleteNamespace(kube kubernetes.Interface, name string, timeout time.Durati
 	if err != nil {
 		return fmt.Errorf("cleanup: reading namespace %s: %w", name, err)
 	}
-	if ns.Labels[BenchLabel] == "" {
-		return fmt.Errorf("cleanup: namespace %s lacks label %s; not deleting what this benchmark did not create", name, BenchLabel)
+	if ns.Labels[Label] == "" {
+		return fmt.Errorf("cleanup: namespace %s lacks label %s; not deleting what this benchmark did not create", name, Label)
 	}
 	start := time.Now()
 	bg := metav1.DeletePropagationBackground
