@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"csclr.dev/csclr/pkg/bench/podwatch"
 )
 
 func at(ms int) time.Time { return time.Unix(100, 0).Add(time.Duration(ms) * time.Millisecond) }
@@ -12,7 +14,7 @@ type figure func(Sample) (time.Duration, bool)
 
 func TestSampleFigures(t *testing.T) {
 	ok := Sample{Service: "cold-01", Status: 200, Start: at(0), End: at(1300),
-		Pod: PodTimes{Created: at(80), Ready: at(1280)}, Signal: at(3)}
+		Pod: podwatch.PodTimes{Created: at(80), Ready: at(1280)}, Signal: at(3)}
 	noPod := Sample{Service: "cold-02", Status: 200, Start: at(0), End: at(900)}
 	failed := ok
 	failed.Status, failed.Err = 0, "timeout"
@@ -46,8 +48,8 @@ func TestSampleFigures(t *testing.T) {
 
 func TestResultWrite(t *testing.T) {
 	r := Result{Options: Options{Namespace: "ns"}, Gateway: "10.96.0.5:80", Samples: []Sample{
-		{Service: "cold-01", Status: 200, Start: at(0), End: at(1300), Pod: PodTimes{Created: at(80), Ready: at(1280)}, Signal: at(3)},
-		{Service: "cold-02", Status: 200, Start: at(0), End: at(1500), Pod: PodTimes{Created: at(90), Ready: at(1450)}, Signal: at(5)},
+		{Service: "cold-01", Status: 200, Start: at(0), End: at(1300), Pod: podwatch.PodTimes{Created: at(80), Ready: at(1280)}, Signal: at(3)},
+		{Service: "cold-02", Status: 200, Start: at(0), End: at(1500), Pod: podwatch.PodTimes{Created: at(90), Ready: at(1450)}, Signal: at(5)},
 	}}
 	var b strings.Builder
 	r.Write(&b)

@@ -15,7 +15,9 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"csclr.dev/csclr/pkg/bench/benchsvc"
 	"csclr.dev/csclr/pkg/bench/measure"
+	"csclr.dev/csclr/pkg/bench/podwatch"
 )
 
 // Options of one run.
@@ -45,8 +47,8 @@ type Sample struct {
 	Start, End        time.Time // the request sent; its body read
 	Status            int
 	Err               string
-	Pod               PodTimes  // as the watch saw them; zero if not seen
-	Signal            time.Time // first "active" on a scaler stream; zero if none
+	Pod               podwatch.PodTimes // as the watch saw them; zero if not seen
+	Signal            time.Time         // first "active" on a scaler stream; zero if none
 	SignalProblem     string
 }
 
@@ -64,11 +66,11 @@ type Result struct {
 // the error is about the run's machinery.
 func Run(ctx context.Context, cfg *rest.Config, o Options) (res Result, err error) {
 	res.Options = o
-	cl, err := newClients(cfg)
+	cl, err := benchsvc.NewClients(cfg)
 	if err != nil {
 		return res, err
 	}
-	gateway, selector, err := gatewayAddress(ctx, cl.kube, o.SystemNamespace, o.ActivatorService)
+	gateway, selector, err := benchsvc.Gateway(ctx, cl.Kube, o.SystemNamespace, o.ActivatorService)
 	if err != nil {
 		return res, err
 	}
@@ -76,24 +78,24 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) (res Result, err erro
 		gateway = o.Gateway
 	}
 	res.Gateway = gateway
-	if err := benchns.Create(ctx, cl.kube, o.Namespace, "cold-start"); err != nil {
+	if err := benchns.Create(ctx, cl.Kube, o.Namespace, "cold-start"); err != nil {
 		return res, err
 	}
 	if !o.Keep {
-		defer func() { err = errors.Join(err, benchns.Delete(cl.kube, o.Namespace, o.CleanupTimeout, o.Progress)) }()
+		defer func() { err = errors.Join(err, benchns.Delete(cl.Kube, o.Namespace, o.CleanupTimeout, o.Progress)) }()
 	}
-	pods := newPodWatch()
+	pods := podwatch.New()
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	if err := pods.start(watchCtx, cl.kube, o.Namespace); err != nil {
+	if err := pods.Start(watchCtx, cl.Kube, o.Namespace); err != nil {
 		return res, err
 	}
 	fmt.Fprintf(o.Progress, "creating %d Services at zero in namespace %s\n", o.Services, o.Namespace)
-	targets, err := createServices(ctx, cl.ctrl, o.Namespace, o.Image, serviceNames(o.Services), o.ReadyTimeout)
+	targets, err := benchsvc.Create(ctx, cl.Ctrl, benchsvc.Spec{Namespace: o.Namespace, Image: o.Image, Bench: "cold-start"}, benchsvc.Names("cold", o.Services), o.ReadyTimeout)
 	if err != nil {
 		return res, err
 	}
-	if err := waitScaledObjects(ctx, cl.ctrl, o.Namespace, targets, o.ReadyTimeout); err != nil {
+	if err := benchsvc.WaitScaledObjects(ctx, cl.Ctrl, o.Namespace, targets, o.ReadyTimeout); err != nil {
 		return res, err
 	}
 	// KEDA opens its stream to the scaler after marking the ScaledObject
@@ -108,7 +110,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) (res Result, err erro
 	res.LoadBefore = measure.LoadAverage()
 	defer func() { res.LoadAfter = measure.LoadAverage() }()
 	for i, t := range targets {
-		sig := watchSignal(ctx, cl.kube, o.SystemNamespace, selector, o.ScalerPort, t, o.Namespace, o.SignalSettle)
+		sig := watchSignal(ctx, cl.Kube, o.SystemNamespace, selector, o.ScalerPort, t, o.Namespace, o.SignalSettle)
 		s := coldRequest(ctx, client, gateway, t, pods)
 		s.Signal, s.SignalProblem = sig.stop()
 		res.Samples = append(res.Samples, s)
@@ -120,20 +122,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) (res Result, err erro
 	return res, nil
 }
 
-func serviceNames(n int) []string {
-	names := make([]string, n)
-	for i := range names {
-		names[i] = fmt.Sprintf("cold-%02d", i+1)
-	}
-	return names
-}
-
 // coldRequest sends the revision's first request through the gateway and
 // then waits (at most 10 s) for the watch to have seen the pod Ready: the
 // response may well arrive before the watch event does.
-func coldRequest(ctx context.Context, c *http.Client, gateway string, t target, pods *podWatch) Sample {
+func coldRequest(ctx context.Context, c *http.Client, gateway string, t benchsvc.Target, pods *podwatch.Watch) Sample {
 	s := Sample{Service: t.Service, Revision: t.Revision}
-	if before, _ := pods.get(t.Revision); !before.Created.IsZero() {
+	if before, _ := pods.Get(t.Revision); !before.Created.IsZero() {
 		s.Err = "a pod of the revision existed before the request: not a cold start"
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+gateway+"/", nil)
@@ -153,6 +147,6 @@ func coldRequest(ctx context.Context, c *http.Client, gateway string, t target, 
 	if err != nil && s.Err == "" {
 		s.Err = err.Error()
 	}
-	s.Pod = pods.waitReady(t.Revision, time.Now().Add(10*time.Second))
+	s.Pod = pods.WaitReady(t.Revision, time.Now().Add(10*time.Second))
 	return s
 }

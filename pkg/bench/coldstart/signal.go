@@ -16,6 +16,7 @@ import (
 
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 
+	"csclr.dev/csclr/pkg/bench/benchsvc"
 	"csclr.dev/csclr/pkg/scaler"
 )
 
@@ -37,7 +38,7 @@ type signalWatch struct {
 // watchSignal opens the streams and waits settle for them to register with
 // the scalers before the request is sent (a stream's registration cannot be
 // observed from the client). Errors become part of the result, not fatal.
-func watchSignal(ctx context.Context, kube kubernetes.Interface, namespace string, selector map[string]string, port int, rev target, revNamespace string, settle time.Duration) *signalWatch {
+func watchSignal(ctx context.Context, kube kubernetes.Interface, namespace string, selector map[string]string, port int, rev benchsvc.Target, revNamespace string, settle time.Duration) *signalWatch {
 	ctx, cancel := context.WithCancel(ctx)
 	s := &signalWatch{cancel: cancel}
 	pods, err := kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(selector).String()})

@@ -1,4 +1,7 @@
-package coldstart
+// Package podwatch records, per Knative revision, when a watch first saw
+// the revision's first pod and when it saw that pod Ready: the pod's own
+// start, against which the cold-start benchmarks measure a request.
+package podwatch
 
 import (
 	"context"
@@ -12,8 +15,8 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 )
 
-// revisionLabel is the label Knative (and csclr) put on a revision's pods.
-const revisionLabel = "serving.knative.dev/revision"
+// RevisionLabel is the label Knative (and csclr) put on a revision's pods.
+const RevisionLabel = "serving.knative.dev/revision"
 
 // PodTimes is when the watch first saw a revision's first pod, and when it
 // first saw that pod Ready. Watch times, not the objects' timestamps: those
@@ -23,26 +26,27 @@ type PodTimes struct {
 	Created, Ready time.Time
 }
 
-// podWatch records PodTimes per revision from one informer on the
-// namespace's pods.
-type podWatch struct {
+// Watch records PodTimes per revision from one informer on a namespace's
+// pods. Safe for concurrent use.
+type Watch struct {
 	mu      sync.Mutex
 	byRev   map[string]*PodTimes
 	changed chan struct{} // closed and replaced on every change
 	now     func() time.Time
 }
 
-func newPodWatch() *podWatch {
-	return &podWatch{byRev: map[string]*PodTimes{}, changed: make(chan struct{}), now: time.Now}
+// New returns a Watch that records nothing until Start.
+func New() *Watch {
+	return &Watch{byRev: map[string]*PodTimes{}, changed: make(chan struct{}), now: time.Now}
 }
 
 // observe handles an add or update: the first pod of each revision counts.
-func (w *podWatch) observe(obj any) {
+func (w *Watch) observe(obj any) {
 	pod, ok := obj.(*corev1.Pod)
 	if !ok {
 		return
 	}
-	rev := pod.Labels[revisionLabel]
+	rev := pod.Labels[RevisionLabel]
 	if rev == "" {
 		return
 	}
@@ -61,7 +65,7 @@ func (w *podWatch) observe(obj any) {
 	}
 }
 
-func (w *podWatch) notify() {
+func (w *Watch) notify() {
 	close(w.changed)
 	w.changed = make(chan struct{})
 }
@@ -75,8 +79,8 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-// get returns rev's times so far and a channel closed at the next change.
-func (w *podWatch) get(rev string) (PodTimes, <-chan struct{}) {
+// Get returns rev's times so far and a channel closed at the next change.
+func (w *Watch) Get(rev string) (PodTimes, <-chan struct{}) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var t PodTimes
@@ -86,11 +90,11 @@ func (w *podWatch) get(rev string) (PodTimes, <-chan struct{}) {
 	return t, w.changed
 }
 
-// waitReady waits until rev's pod has been seen Ready, at most until
+// WaitReady waits until rev's pod has been seen Ready, at most until
 // deadline, and returns what was seen.
-func (w *podWatch) waitReady(rev string, deadline time.Time) PodTimes {
+func (w *Watch) WaitReady(rev string, deadline time.Time) PodTimes {
 	for {
-		t, changed := w.get(rev)
+		t, changed := w.Get(rev)
 		if !t.Ready.IsZero() {
 			return t
 		}
@@ -102,8 +106,8 @@ func (w *podWatch) waitReady(rev string, deadline time.Time) PodTimes {
 	}
 }
 
-// start runs the informer until ctx ends and waits for its first list.
-func (w *podWatch) start(ctx context.Context, kube kubernetes.Interface, namespace string) error {
+// Start runs the informer until ctx ends and waits for its first list.
+func (w *Watch) Start(ctx context.Context, kube kubernetes.Interface, namespace string) error {
 	f := informers.NewSharedInformerFactoryWithOptions(kube, 0, informers.WithNamespace(namespace))
 	inf := f.Core().V1().Pods().Informer()
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{

@@ -1,4 +1,4 @@
-package coldstart
+package podwatch
 
 import (
 	"testing"
@@ -14,13 +14,13 @@ func pod(name, rev string, ready bool) *corev1.Pod {
 		status = corev1.ConditionTrue
 	}
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{revisionLabel: rev}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{RevisionLabel: rev}},
 		Status:     corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}},
 	}
 }
 
 func TestPodWatchRecordsFirstPodOfEachRevision(t *testing.T) {
-	w := newPodWatch()
+	w := New()
 	clock := time.Unix(1000, 0)
 	w.now = func() time.Time { clock = clock.Add(time.Second); return clock }
 
@@ -32,27 +32,27 @@ func TestPodWatchRecordsFirstPodOfEachRevision(t *testing.T) {
 	w.observe(&corev1.Service{})            // not a pod: ignored
 	w.observe(pod("b-1", "b-00001", true))  // created and ready at once
 
-	a, _ := w.get("a-00001")
+	a, _ := w.Get("a-00001")
 	if a.Pod != "a-1" || a.Created != time.Unix(1001, 0) || a.Ready != time.Unix(1003, 0) {
 		t.Errorf("a: %+v", a)
 	}
-	b, _ := w.get("b-00001")
+	b, _ := w.Get("b-00001")
 	if b.Created.IsZero() || b.Created != b.Ready {
 		t.Errorf("b: %+v, want created and ready at the same watch event", b)
 	}
-	if got := w.waitReady("none", time.Now().Add(10*time.Millisecond)); !got.Created.IsZero() {
+	if got := w.WaitReady("none", time.Now().Add(10*time.Millisecond)); !got.Created.IsZero() {
 		t.Errorf("unknown revision: %+v", got)
 	}
 }
 
 func TestPodWatchWaitReadyWakesOnChange(t *testing.T) {
-	w := newPodWatch()
+	w := New()
 	w.observe(pod("a-1", "a-00001", false))
 	go func() {
 		time.Sleep(20 * time.Millisecond)
 		w.observe(pod("a-1", "a-00001", true))
 	}()
-	if got := w.waitReady("a-00001", time.Now().Add(5*time.Second)); got.Ready.IsZero() {
+	if got := w.WaitReady("a-00001", time.Now().Add(5*time.Second)); got.Ready.IsZero() {
 		t.Errorf("waitReady returned %+v before Ready", got)
 	}
 }
