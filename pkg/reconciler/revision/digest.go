@@ -2,6 +2,7 @@ package revision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -9,26 +10,35 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // DigestResolver turns an image reference into a digest reference
 // ("registry/repo@sha256:..."). It returns "" without error when the image's
-// registry is in skip (Knative's registries-skipping-tag-resolving).
+// registry is in skip (Knative's registries-skipping-tag-resolving). pull
+// names the Secrets that hold the registry credentials.
 type DigestResolver interface {
-	Resolve(ctx context.Context, image string, skip sets.Set[string]) (string, error)
+	Resolve(ctx context.Context, image string, pull PullSecrets, skip sets.Set[string]) (string, error)
 }
 
 // RegistryResolver asks the image's registry with a HEAD request (no image
-// is pulled). Credentials come from the controller's default keychain
-// (docker config); image pull secrets are not consulted.
+// is pulled). Like Knative's k8schain it authenticates with the first of:
+// the credentials for the registry in the revision's and its service
+// account's image pull secrets, the controller's own docker config
+// (authn.DefaultKeychain), anonymous.
 type RegistryResolver struct {
 	// Transport carries registry requests; nil means remote.DefaultTransport.
 	Transport http.RoundTripper
+	// Reader reads ServiceAccounts and pull Secrets. It should be the
+	// manager's API reader: through the cache the controller would watch
+	// and hold every Secret in the cluster. nil reads none.
+	Reader client.Reader
 }
 
 // Resolve implements DigestResolver.
-func (r RegistryResolver) Resolve(ctx context.Context, image string, skip sets.Set[string]) (string, error) {
+func (r RegistryResolver) Resolve(ctx context.Context, image string, pull PullSecrets, skip sets.Set[string]) (string, error) {
 	var opts []name.Option
 	if isLoopbackRegistry(image) {
 		// Local development registries serve plain HTTP.
@@ -44,15 +54,45 @@ func (r RegistryResolver) Resolve(ctx context.Context, image string, skip sets.S
 	if skip.Has(ref.Context().RegistryStr()) {
 		return "", nil
 	}
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	// Secrets are read only now, for an image the registry must be asked
+	// about, and on every attempt, so a fixed secret applies at the retry.
+	secrets := &pullKeychain{}
+	if r.Reader != nil {
+		s, err := readPullSecrets(ctx, r.Reader, pull)
+		if err == nil {
+			secrets, err = newPullKeychain(s)
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	ropts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(authn.NewMultiKeychain(secrets, authn.DefaultKeychain)),
+	}
 	if r.Transport != nil {
 		ropts = append(ropts, remote.WithTransport(r.Transport))
 	}
 	desc, err := remote.Head(ref, ropts...)
 	if err != nil {
-		return "", err
+		return "", explainDenied(err, ref.Context(), secrets, pull)
 	}
 	return ref.Context().Digest(desc.Digest.String()).String(), nil
+}
+
+// explainDenied adds to a registry's 401 or 403 which credentials were
+// sent, since that is what the revision's owner has to fix.
+func explainDenied(err error, repo name.Repository, secrets *pullKeychain, pull PullSecrets) error {
+	var terr *transport.Error
+	if !errors.As(err, &terr) || (terr.StatusCode != http.StatusUnauthorized && terr.StatusCode != http.StatusForbidden) {
+		return err
+	}
+	if c, ok := secrets.lookup(repo); ok {
+		return fmt.Errorf("%w: registry %s refused the credentials of image pull secret %s/%s",
+			err, repo.RegistryStr(), pull.Namespace, c.secret)
+	}
+	return fmt.Errorf("%w: no image pull secret of the revision or of service account %s/%s has credentials for %s",
+		err, pull.Namespace, pull.serviceAccount(), repo.RegistryStr())
 }
 
 func isLoopbackRegistry(image string) bool {

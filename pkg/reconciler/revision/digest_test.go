@@ -54,7 +54,7 @@ func TestRegistryResolver(t *testing.T) {
 		{"missing tag", repo + ":nope", "", true},
 		{"invalid reference", "UPPER/case::x", "", true},
 	} {
-		got, err := RegistryResolver{}.Resolve(context.Background(), tc.image, skip)
+		got, err := RegistryResolver{}.Resolve(context.Background(), tc.image, PullSecrets{}, skip)
 		if (err != nil) != tc.wantErr || got != tc.want {
 			t.Errorf("%s: Resolve(%q) = %q, %v; want %q, error %v", tc.name, tc.image, got, err, tc.want, tc.wantErr)
 		}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,16 +39,21 @@ var (
 
 const testDigest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-// fakeResolver resolves every image of registry.example to testDigest and
-// fails for anything else, without a network.
-type fakeResolver struct{}
+// fakeResolver resolves every image of registry.example to testDigest
+// without a network, hands images of in-process registries (127.0.0.1) to
+// the real resolver, and fails for anything else.
+type fakeResolver struct {
+	registry revision.DigestResolver
+}
 
-func (fakeResolver) Resolve(_ context.Context, image string, skip sets.Set[string]) (string, error) {
+func (f fakeResolver) Resolve(ctx context.Context, image string, pull revision.PullSecrets, skip sets.Set[string]) (string, error) {
 	switch {
-	case len(image) > 17 && image[:17] == "registry.example/":
+	case strings.HasPrefix(image, "registry.example/"):
 		return "registry.example/hello@" + testDigest, nil
-	case len(image) > 11 && image[:11] == "kind.local/":
+	case strings.HasPrefix(image, "kind.local/"):
 		return "", nil
+	case strings.HasPrefix(image, "127.0.0.1:"):
+		return f.registry.Resolve(ctx, image, pull, skip)
 	}
 	return "", fmt.Errorf("HEAD %s: MANIFEST_UNKNOWN", image)
 }
@@ -85,7 +91,7 @@ func run(m *testing.M) int {
 	}
 	if err := revision.SetupWithManager(mgr, revision.Options{
 		Config:   func(context.Context) revision.Config { return cfg },
-		Resolver: fakeResolver{},
+		Resolver: fakeResolver{registry: revision.RegistryResolver{Reader: mgr.GetAPIReader()}},
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

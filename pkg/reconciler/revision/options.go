@@ -32,7 +32,7 @@ type Options struct {
 	// Clock drives the serve/proxy hysteresis; nil means the real clock.
 	Clock clock.PassiveClock
 	// Resolver resolves image tags to digests; nil means RegistryResolver
-	// with Transport.
+	// with Transport, reading pull secrets through the manager's API reader.
 	Resolver DigestResolver
 	// Transport carries registry requests of the default resolver.
 	Transport http.RoundTripper

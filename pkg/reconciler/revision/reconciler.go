@@ -122,7 +122,7 @@ func (r *Reconciler) resolveDigests(ctx context.Context, rev *v1.Revision, cfg C
 	defer cancel()
 	statuses := make([]v1.ContainerStatus, 0, len(containers))
 	for _, c := range containers {
-		digest, err := r.resolver.Resolve(ctx, c.Image, cfg.Deployment.RegistriesSkippingTagResolving)
+		digest, err := r.resolver.Resolve(ctx, c.Image, PullSecretsOf(rev), cfg.Deployment.RegistriesSkippingTagResolving)
 		if err != nil {
 			msg := v1.RevisionContainerMissingMessage(c.Image, err.Error()+
 				" (check that the image exists and the controller can reach its registry)")

@@ -47,7 +47,9 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		r.clock = clock.RealClock{}
 	}
 	if r.resolver == nil {
-		r.resolver = RegistryResolver{Transport: opts.Transport}
+		// Uncached: pull secrets live in every namespace, and caching them
+		// would mean watching every Secret in the cluster.
+		r.resolver = RegistryResolver{Transport: opts.Transport, Reader: mgr.GetAPIReader()}
 	}
 	workers := opts.MaxConcurrentReconciles
 	if workers <= 0 {
