@@ -25,7 +25,7 @@ func (s Sample) PodStart() (time.Duration, bool) {
 // proxied request).
 func (s Sample) Overhead() (time.Duration, bool) {
 	pod, ok := s.PodStart()
-	return s.Total() - pod, ok && s.succeeded()
+	return s.Total() - pod, ok && s.Succeeded()
 }
 
 // ToPod is request → the pod's creation seen by the watch.
@@ -36,7 +36,7 @@ func (s Sample) ToPod() (time.Duration, bool) {
 // ReadyToResponse is the pod seen Ready → the response's end; negative when
 // the response beat the watch event.
 func (s Sample) ReadyToResponse() (time.Duration, bool) {
-	return s.End.Sub(s.Pod.Ready), !s.Pod.Ready.IsZero() && s.succeeded()
+	return s.End.Sub(s.Pod.Ready), !s.Pod.Ready.IsZero() && s.Succeeded()
 }
 
 // ToSignal is request → the first "active" on a KEDA stream.
@@ -44,7 +44,8 @@ func (s Sample) ToSignal() (time.Duration, bool) {
 	return s.Signal.Sub(s.Start), !s.Signal.IsZero() && s.SignalProblem == ""
 }
 
-func (s Sample) succeeded() bool { return s.Err == "" && s.Status == http.StatusOK }
+// Succeeded: the request got its 200; only then are its figures counted.
+func (s Sample) Succeeded() bool { return s.Err == "" && s.Status == http.StatusOK }
 
 func (s Sample) line() string {
 	cell := func(d time.Duration, ok bool) string {
@@ -70,7 +71,7 @@ func (s Sample) line() string {
 func (r Result) Write(w io.Writer) {
 	ok := 0
 	for _, s := range r.Samples {
-		if s.succeeded() {
+		if s.Succeeded() {
 			ok++
 		}
 	}
@@ -114,7 +115,7 @@ func (r Result) summaryTable() measure.Table {
 		}
 		t.Add(name, strconv.Itoa(len(d)), p50, p99, goal)
 	}
-	row("cold request, total", "—", func(s Sample) (time.Duration, bool) { return s.Total(), s.succeeded() })
+	row("cold request, total", "—", func(s Sample) (time.Duration, bool) { return s.Total(), s.Succeeded() })
 	row("pod created→Ready (the pod's own start)", "—", Sample.PodStart)
 	row("overhead over pod-ready", "≤ 50 ms p50, ≤ 150 ms p99", Sample.Overhead)
 	row("  of which request→pod created", "—", Sample.ToPod)

@@ -111,7 +111,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) (res Result, err erro
 	defer func() { res.LoadAfter = measure.LoadAverage() }()
 	for i, t := range targets {
 		sig := watchSignal(ctx, cl.Kube, o.SystemNamespace, selector, o.ScalerPort, t, o.Namespace, o.SignalSettle)
-		s := coldRequest(ctx, client, gateway, t, pods)
+		s := Request(ctx, client, gateway, t, pods)
 		s.Signal, s.SignalProblem = sig.stop()
 		res.Samples = append(res.Samples, s)
 		fmt.Fprintf(o.Progress, "%d/%d %s\n", i+1, len(targets), s.line())
@@ -122,10 +122,11 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) (res Result, err erro
 	return res, nil
 }
 
-// coldRequest sends the revision's first request through the gateway and
+// Request sends the revision's first request through the gateway and
 // then waits (at most 10 s) for the watch to have seen the pod Ready: the
-// response may well arrive before the watch event does.
-func coldRequest(ctx context.Context, c *http.Client, gateway string, t benchsvc.Target, pods *podwatch.Watch) Sample {
+// response may well arrive before the watch event does. The parallel
+// cold-start benchmark sends many at once.
+func Request(ctx context.Context, c *http.Client, gateway string, t benchsvc.Target, pods *podwatch.Watch) Sample {
 	s := Sample{Service: t.Service, Revision: t.Revision}
 	if before, _ := pods.Get(t.Revision); !before.Created.IsZero() {
 		s.Err = "a pod of the revision existed before the request: not a cold start"
