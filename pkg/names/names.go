@@ -34,3 +34,7 @@ func Ingress(route string) string { return route }
 // PublicEndpointSlice is the name of the EndpointSlice the controller keeps
 // for a revision's selectorless public Service.
 func PublicEndpointSlice(revision string) string { return revision }
+
+// RouteFinalizer holds a Route until the routing state it recorded on
+// Configurations and Revisions is cleared (Knative's name).
+const RouteFinalizer = "routes.serving.knative.dev"

@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"csclr.dev/csclr/pkg/reconciler/changes"
 )
 
 // notOwnedError says a child's name is taken by an object the revision does
@@ -26,14 +28,15 @@ func (e notOwnedError) Error() string { return v1.ResourceNotOwnedMessage(e.kind
 // (compared with DeepDerivative, so that server-side defaults do not count)
 // or its labels and annotations differ. existing is an empty object of the
 // same type. It returns the object as stored: desired itself after a
-// create (the cache may not have it yet), else existing.
-func (r *Reconciler) applyChild(ctx context.Context, rev *v1.Revision, kind string, desired, existing client.Object, inSync func() bool, copySpec func()) (client.Object, error) {
+// create (the cache may not have it yet), else existing. Writes are noted in
+// written, for one event per reconcile.
+func (r *Reconciler) applyChild(ctx context.Context, rev *v1.Revision, written *changes.Log, kind string, desired, existing client.Object, inSync func() bool, copySpec func()) (client.Object, error) {
 	err := r.client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
 	if apierrs.IsNotFound(err) {
 		if err := r.client.Create(ctx, desired); err != nil {
 			return nil, fmt.Errorf("creating %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
 		}
-		r.event(rev, corev1.EventTypeNormal, "Created", "Created %s %q", kind, desired.GetName())
+		written.Created(kind, desired.GetName())
 		return desired, nil
 	}
 	if err != nil {
@@ -53,7 +56,7 @@ func (r *Reconciler) applyChild(ctx context.Context, rev *v1.Revision, kind stri
 	if err := r.client.Update(ctx, existing); err != nil {
 		return nil, fmt.Errorf("updating %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
 	}
-	r.event(rev, corev1.EventTypeNormal, "Updated", "Updated %s %q", kind, desired.GetName())
+	written.Updated(kind, desired.GetName())
 	return existing, nil
 }
 
@@ -83,12 +86,12 @@ func merged(base, over map[string]string) map[string]string {
 	return out
 }
 
-func (r *Reconciler) applyDeployment(ctx context.Context, rev *v1.Revision, want *appsv1.Deployment, initial int32) (*appsv1.Deployment, error) {
+func (r *Reconciler) applyDeployment(ctx context.Context, rev *v1.Revision, written *changes.Log, want *appsv1.Deployment, initial int32) (*appsv1.Deployment, error) {
 	// Replicas are written once, at create: afterwards they are KEDA's.
 	create := want.DeepCopy()
 	create.Spec.Replicas = &initial
 	have := &appsv1.Deployment{}
-	got, err := r.applyChild(ctx, rev, "Deployment", create, have,
+	got, err := r.applyChild(ctx, rev, written, "Deployment", create, have,
 		func() bool { return equality.Semantic.DeepDerivative(want.Spec, have.Spec) },
 		func() {
 			replicas := have.Spec.Replicas
@@ -101,9 +104,9 @@ func (r *Reconciler) applyDeployment(ctx context.Context, rev *v1.Revision, want
 	return got.(*appsv1.Deployment), nil
 }
 
-func (r *Reconciler) applyService(ctx context.Context, rev *v1.Revision, want *corev1.Service) error {
+func (r *Reconciler) applyService(ctx context.Context, rev *v1.Revision, written *changes.Log, want *corev1.Service) error {
 	have := &corev1.Service{}
-	_, err := r.applyChild(ctx, rev, "Service", want, have,
+	_, err := r.applyChild(ctx, rev, written, "Service", want, have,
 		func() bool {
 			return equality.Semantic.DeepDerivative(want.Spec.Ports, have.Spec.Ports) &&
 				equality.Semantic.DeepEqual(want.Spec.Selector, have.Spec.Selector)
@@ -115,9 +118,9 @@ func (r *Reconciler) applyService(ctx context.Context, rev *v1.Revision, want *c
 	return err
 }
 
-func (r *Reconciler) applyScaledObject(ctx context.Context, rev *v1.Revision, want *kedav1alpha1.ScaledObject) (*kedav1alpha1.ScaledObject, error) {
+func (r *Reconciler) applyScaledObject(ctx context.Context, rev *v1.Revision, written *changes.Log, want *kedav1alpha1.ScaledObject) (*kedav1alpha1.ScaledObject, error) {
 	have := &kedav1alpha1.ScaledObject{}
-	got, err := r.applyChild(ctx, rev, "ScaledObject", want, have,
+	got, err := r.applyChild(ctx, rev, written, "ScaledObject", want, have,
 		func() bool { return equality.Semantic.DeepDerivative(want.Spec, have.Spec) },
 		func() { have.Spec = want.Spec })
 	if err != nil {
@@ -126,9 +129,9 @@ func (r *Reconciler) applyScaledObject(ctx context.Context, rev *v1.Revision, wa
 	return got.(*kedav1alpha1.ScaledObject), nil
 }
 
-func (r *Reconciler) applyEndpointSlice(ctx context.Context, rev *v1.Revision, want *discoveryv1.EndpointSlice) error {
+func (r *Reconciler) applyEndpointSlice(ctx context.Context, rev *v1.Revision, written *changes.Log, want *discoveryv1.EndpointSlice) error {
 	have := &discoveryv1.EndpointSlice{}
-	_, err := r.applyChild(ctx, rev, "EndpointSlice", want, have,
+	_, err := r.applyChild(ctx, rev, written, "EndpointSlice", want, have,
 		func() bool {
 			return equality.Semantic.DeepEqual(want.Endpoints, have.Endpoints) &&
 				equality.Semantic.DeepEqual(want.Ports, have.Ports) &&

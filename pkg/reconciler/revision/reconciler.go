@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"csclr.dev/csclr/pkg/names"
+	"csclr.dev/csclr/pkg/reconciler/changes"
 	"csclr.dev/csclr/pkg/reconciler/revision/resources"
 )
 
@@ -45,14 +46,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	cfg := r.config(ctx)
 	orig := rev.DeepCopy()
-	res, err := r.reconcile(ctx, rev, cfg)
+	var written changes.Log
+	res, err := r.reconcile(ctx, rev, cfg, &written)
+	written.Record(r.recorder, rev)
 	if serr := r.writeStatus(ctx, orig, rev); serr != nil {
 		return ctrl.Result{}, errors.Join(err, serr)
 	}
 	return res, err
 }
 
-func (r *Reconciler) reconcile(ctx context.Context, rev *v1.Revision, cfg Config) (ctrl.Result, error) {
+func (r *Reconciler) reconcile(ctx context.Context, rev *v1.Revision, cfg Config, written *changes.Log) (ctrl.Result, error) {
 	st := &rev.Status
 	st.InitializeConditions()
 	st.ObservedGeneration = rev.Generation
@@ -72,14 +75,14 @@ func (r *Reconciler) reconcile(ctx context.Context, rev *v1.Revision, cfg Config
 	}
 	initial := resources.InitialReplicas(rev, cfg)
 
-	haveDep, err := r.applyDeployment(ctx, rev, dep, initial)
+	haveDep, err := r.applyDeployment(ctx, rev, written, dep, initial)
 	if err == nil {
-		err = r.applyService(ctx, rev, resources.MakePrivateService(rev))
+		err = r.applyService(ctx, rev, written, resources.MakePrivateService(rev))
 	}
 	if err == nil {
-		err = r.applyService(ctx, rev, resources.MakePublicService(rev))
+		err = r.applyService(ctx, rev, written, resources.MakePublicService(rev))
 	}
-	haveSO, soErr := r.applyScaledObject(ctx, rev, so)
+	haveSO, soErr := r.applyScaledObject(ctx, rev, written, so)
 	if err == nil {
 		err = soErr
 	}
@@ -96,7 +99,7 @@ func (r *Reconciler) reconcile(ctx context.Context, rev *v1.Revision, cfg Config
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	recheck, err := r.reconcileEndpoints(ctx, rev, cfg, ready)
+	recheck, err := r.reconcileEndpoints(ctx, rev, cfg, written, ready)
 	if nerr := (notOwnedError{}); errors.As(err, &nerr) {
 		st.MarkResourcesAvailableFalse(v1.ReasonNotOwned, nerr.Error())
 		return ctrl.Result{}, nil
@@ -175,7 +178,7 @@ func podReady(p *corev1.Pod) bool {
 
 // reconcileEndpoints decides serve or proxy and writes the public
 // EndpointSlice. It returns when to decide again (hysteresis), or 0.
-func (r *Reconciler) reconcileEndpoints(ctx context.Context, rev *v1.Revision, cfg Config, ready []discoveryv1.Endpoint) (time.Duration, error) {
+func (r *Reconciler) reconcileEndpoints(ctx context.Context, rev *v1.Revision, cfg Config, written *changes.Log, ready []discoveryv1.Endpoint) (time.Duration, error) {
 	current := &discoveryv1.EndpointSlice{}
 	err := r.client.Get(ctx, client.ObjectKey{Namespace: rev.Namespace, Name: names.PublicEndpointSlice(rev.Name)}, current)
 	if apierrs.IsNotFound(err) {
@@ -189,7 +192,7 @@ func (r *Reconciler) reconcileEndpoints(ctx context.Context, rev *v1.Revision, c
 	if err != nil {
 		return 0, err
 	}
-	if err := r.applyEndpointSlice(ctx, rev, resources.MakeEndpointSlice(rev, next, ready, activators)); err != nil {
+	if err := r.applyEndpointSlice(ctx, rev, written, resources.MakeEndpointSlice(rev, next, ready, activators)); err != nil {
 		return 0, err
 	}
 	if current != nil && next.Mode != was.Mode {
@@ -219,7 +222,9 @@ func (r *Reconciler) activatorEndpoints(ctx context.Context, cfg Config) ([]disc
 }
 
 // writeStatus writes the status when it changed, observedGeneration and
-// conditions together, and records Ready transitions as events.
+// conditions together, and records failures and recoveries as events (not
+// the first Ready=True: a thousand new revisions would be a thousand writes
+// that tell nothing the status does not).
 func (r *Reconciler) writeStatus(ctx context.Context, orig, rev *v1.Revision) error {
 	fillEmptyMessages(&rev.Status)
 	if equality.Semantic.DeepEqual(orig.Status, rev.Status) {
@@ -228,13 +233,13 @@ func (r *Reconciler) writeStatus(ctx context.Context, orig, rev *v1.Revision) er
 	if err := r.client.Status().Update(ctx, rev); err != nil {
 		return fmt.Errorf("writing the status of revision %s/%s: %w", rev.Namespace, rev.Name, err)
 	}
-	if before, after := readyStatus(orig), readyStatus(rev); before != after {
+	switch before, after := readyStatus(orig), readyStatus(rev); {
+	case before == after:
+	case after == corev1.ConditionFalse:
 		c := rev.Status.GetCondition(v1.RevisionConditionReady)
-		if after == corev1.ConditionFalse {
-			r.event(rev, corev1.EventTypeWarning, c.Reason, "Revision is not ready: %s", c.Message)
-		} else {
-			r.event(rev, corev1.EventTypeNormal, "Ready"+string(after), "Revision Ready is %s", after)
-		}
+		r.event(rev, corev1.EventTypeWarning, c.Reason, "Revision is not ready: %s", c.Message)
+	case before == corev1.ConditionFalse:
+		r.event(rev, corev1.EventTypeNormal, "Ready"+string(after), "Revision Ready is %s", after)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"csclr.dev/csclr/pkg/reconciler/changes"
 	revresources "csclr.dev/csclr/pkg/reconciler/revision/resources"
 	"csclr.dev/csclr/pkg/reconciler/route/resources"
 )
@@ -24,9 +25,9 @@ import (
 var errNotOwned = errors.New("exists and is not owned by the route")
 
 // applyService writes the apex Service and its EndpointSlice.
-func (r *Reconciler) applyService(ctx context.Context, route *v1.Route) error {
+func (r *Reconciler) applyService(ctx context.Context, route *v1.Route, written *changes.Log) error {
 	svc := resources.MakeService(route)
-	if err := apply(r, ctx, route, svc, &corev1.Service{}, func(have, want *corev1.Service) bool {
+	if err := apply(r, ctx, route, written, svc, &corev1.Service{}, func(have, want *corev1.Service) bool {
 		same := sameMeta(have, want) && have.Spec.Type == want.Spec.Type &&
 			equality.Semantic.DeepEqual(have.Spec.Ports, want.Spec.Ports) && len(have.Spec.Selector) == 0
 		have.Spec.Type, have.Spec.Ports, have.Spec.Selector = want.Spec.Type, want.Spec.Ports, nil
@@ -42,7 +43,7 @@ func (r *Reconciler) applyService(ctx context.Context, route *v1.Route) error {
 		return err
 	}
 	slice := resources.MakeEndpointSlice(route, activator)
-	if err := apply(r, ctx, route, slice, &discoveryv1.EndpointSlice{}, func(have, want *discoveryv1.EndpointSlice) bool {
+	if err := apply(r, ctx, route, written, slice, &discoveryv1.EndpointSlice{}, func(have, want *discoveryv1.EndpointSlice) bool {
 		same := sameMeta(have, want) && equality.Semantic.DeepEqual(have.Endpoints, want.Endpoints) &&
 			equality.Semantic.DeepEqual(have.Ports, want.Ports)
 		have.Endpoints, have.Ports = want.Endpoints, want.Ports
@@ -73,9 +74,9 @@ func (r *Reconciler) activatorEndpoints(ctx context.Context) ([]discoveryv1.Endp
 }
 
 // applyRouting writes the HTTPRoute and the Ingress.
-func (r *Reconciler) applyRouting(ctx context.Context, route *v1.Route, served []resources.Target, rollout *resources.Rollout) error {
+func (r *Reconciler) applyRouting(ctx context.Context, route *v1.Route, written *changes.Log, served []resources.Target, rollout *resources.Rollout) error {
 	hr := resources.MakeHTTPRoute(route, served, rollout)
-	if err := apply(r, ctx, route, hr, &gatewayv1.HTTPRoute{}, func(have, want *gatewayv1.HTTPRoute) bool {
+	if err := apply(r, ctx, route, written, hr, &gatewayv1.HTTPRoute{}, func(have, want *gatewayv1.HTTPRoute) bool {
 		same := sameMeta(have, want) && equality.Semantic.DeepEqual(have.Spec, want.Spec)
 		have.Spec = want.Spec
 		return !same
@@ -87,7 +88,7 @@ func (r *Reconciler) applyRouting(ctx context.Context, route *v1.Route, served [
 	if err != nil {
 		return fmt.Errorf("route %s/%s: building its ingress: %w", route.Namespace, route.Name, err)
 	}
-	return apply(r, ctx, route, ing, &networkingv1.Ingress{}, func(have, want *networkingv1.Ingress) bool {
+	return apply(r, ctx, route, written, ing, &networkingv1.Ingress{}, func(have, want *networkingv1.Ingress) bool {
 		same := sameMeta(have, want) && equality.Semantic.DeepEqual(have.Spec, want.Spec)
 		have.Spec = want.Spec
 		return !same
@@ -97,15 +98,18 @@ func (r *Reconciler) applyRouting(ctx context.Context, route *v1.Route, served [
 // apply creates want, or updates the existing object through sync (which
 // copies want's fields into have and reports whether anything changed).
 // Labels and annotations are replaced, so keys removed upstream go away.
-func apply[T client.Object](r *Reconciler, ctx context.Context, route *v1.Route, want, have T, sync func(have, want T) bool) error {
-	kind := strings.TrimPrefix(fmt.Sprintf("%T", want), "*")
+// Writes are noted in written (one event per reconcile); failures are
+// recorded at once.
+func apply[T client.Object](r *Reconciler, ctx context.Context, route *v1.Route, written *changes.Log, want, have T, sync func(have, want T) bool) error {
+	kind := fmt.Sprintf("%T", want)
+	kind = kind[strings.LastIndex(kind, ".")+1:] // *v1.HTTPRoute → HTTPRoute
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(want), have)
 	if apierrors.IsNotFound(err) {
 		if err := r.Client.Create(ctx, want); err != nil {
 			r.Recorder.Eventf(route, want, corev1.EventTypeWarning, "CreationFailed", "Create", "Failed to create %s %q: %v", kind, want.GetName(), err)
 			return fmt.Errorf("creating %s %s/%s for route %s: %w", kind, want.GetNamespace(), want.GetName(), route.Name, err)
 		}
-		r.Recorder.Eventf(route, want, corev1.EventTypeNormal, "Created", "Create", "Created %s %q", kind, want.GetName())
+		written.Created(kind, want.GetName())
 		return nil
 	}
 	if err != nil {
@@ -123,7 +127,7 @@ func apply[T client.Object](r *Reconciler, ctx context.Context, route *v1.Route,
 		r.Recorder.Eventf(route, have, corev1.EventTypeWarning, "UpdateFailed", "Update", "Failed to update %s %q: %v", kind, have.GetName(), err)
 		return fmt.Errorf("updating %s %s/%s for route %s: %w", kind, have.GetNamespace(), have.GetName(), route.Name, err)
 	}
-	r.Recorder.Eventf(route, have, corev1.EventTypeNormal, "Updated", "Update", "Updated %s %q", kind, have.GetName())
+	written.Updated(kind, have.GetName())
 	return nil
 }
 

@@ -7,12 +7,14 @@ import (
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"csclr.dev/csclr/pkg/names"
 )
 
 // Finalizer holds a Route until the routing state it recorded on
 // Configurations and Revisions is cleared, so that revisions it routed can
 // become "reserve" and be collected (Knative uses the same name).
-const Finalizer = "routes.serving.knative.dev"
+const Finalizer = names.RouteFinalizer
 
 // ensureFinalizer adds the finalizer; it reports whether it wrote the Route.
 func (r *Reconciler) ensureFinalizer(ctx context.Context, route *v1.Route) (bool, error) {

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"csclr.dev/csclr/pkg/names"
+	"csclr.dev/csclr/pkg/reconciler/changes"
 	"csclr.dev/csclr/pkg/reconciler/knstatus"
 	"csclr.dev/csclr/pkg/reconciler/route/resources"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -51,16 +52,18 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	var requeue time.Duration
+	var written changes.Log
 	err := knstatus.Reconcile(r.WithConfig(ctx), r.Client, route, func(ctx context.Context, route *v1.Route) error {
 		var err error
-		requeue, err = r.reconcile(ctx, route)
+		requeue, err = r.reconcile(ctx, route, &written)
 		return err
 	})
+	written.Record(r.Recorder, route)
 	return ctrl.Result{RequeueAfter: requeue}, err
 }
 
 // reconcile returns how soon a gradual rollout needs the next step.
-func (r *Reconciler) reconcile(ctx context.Context, route *v1.Route) (time.Duration, error) {
+func (r *Reconciler) reconcile(ctx context.Context, route *v1.Route, written *changes.Log) (time.Duration, error) {
 	url, err := resources.URL(ctx, route, "")
 	if err != nil {
 		return 0, fmt.Errorf("route %s/%s: computing its URL from config-network's domain-template and config-domain: %w", route.Namespace, route.Name, err)
@@ -69,7 +72,7 @@ func (r *Reconciler) reconcile(ctx context.Context, route *v1.Route) (time.Durat
 	route.Status.Address = &duckv1.Addressable{URL: resources.AddressURL(route)}
 
 	// The apex Service is addressable whatever the traffic's state.
-	if err := r.applyService(ctx, route); err != nil {
+	if err := r.applyService(ctx, route, written); err != nil {
 		return 0, err
 	}
 
@@ -101,7 +104,7 @@ func (r *Reconciler) reconcile(ctx context.Context, route *v1.Route) (time.Durat
 	route.Status.Traffic = traffic
 	route.Status.MarkTrafficAssigned()
 
-	if err := r.applyRouting(ctx, route, served, rollout); err != nil {
+	if err := r.applyRouting(ctx, route, written, served, rollout); err != nil {
 		route.Status.MarkIngressNotConfigured()
 		return 0, err
 	}

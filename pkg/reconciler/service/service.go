@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"csclr.dev/csclr/pkg/names"
+	"csclr.dev/csclr/pkg/reconciler/changes"
 	configresources "csclr.dev/csclr/pkg/reconciler/configuration/resources"
 	"csclr.dev/csclr/pkg/reconciler/knstatus"
 	"csclr.dev/csclr/pkg/reconciler/service/resources"
@@ -38,11 +39,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if svc.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
 	}
-	return ctrl.Result{}, knstatus.Reconcile(r.WithConfig(ctx), r.Client, svc, r.reconcile)
+	var written changes.Log
+	err := knstatus.Reconcile(r.WithConfig(ctx), r.Client, svc, func(ctx context.Context, svc *v1.Service) error {
+		return r.reconcile(ctx, svc, &written)
+	})
+	written.Record(r.Recorder, svc)
+	return ctrl.Result{}, err
 }
 
-func (r *Reconciler) reconcile(ctx context.Context, svc *v1.Service) error {
-	config, err := r.configuration(ctx, svc)
+func (r *Reconciler) reconcile(ctx context.Context, svc *v1.Service, written *changes.Log) error {
+	config, err := r.configuration(ctx, svc, written)
 	if err != nil {
 		return err
 	}
@@ -64,7 +70,7 @@ func (r *Reconciler) reconcile(ctx context.Context, svc *v1.Service) error {
 		return nil
 	}
 
-	route, err := r.route(ctx, svc)
+	route, err := r.route(ctx, svc, written)
 	if err != nil {
 		return err
 	}
@@ -97,12 +103,12 @@ func (r *Reconciler) revisionNameTaken(ctx context.Context, config *v1.Configura
 	return configresources.CheckNameAvailability(config, rev) != nil, nil
 }
 
-func (r *Reconciler) configuration(ctx context.Context, svc *v1.Service) (*v1.Configuration, error) {
+func (r *Reconciler) configuration(ctx context.Context, svc *v1.Service, written *changes.Log) (*v1.Configuration, error) {
 	name := names.Configuration(svc.Name)
 	existing := &v1.Configuration{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: svc.Namespace, Name: name}, existing)
 	if apierrors.IsNotFound(err) {
-		return create(r, ctx, svc, resources.MakeConfiguration(svc, nil))
+		return create(r, ctx, svc, written, resources.MakeConfiguration(svc, nil))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading configuration %s/%s: %w", svc.Namespace, name, err)
@@ -118,15 +124,15 @@ func (r *Reconciler) configuration(ctx context.Context, svc *v1.Service) (*v1.Co
 		return existing, nil
 	}
 	defaulted.Spec, defaulted.Labels, defaulted.Annotations = want.Spec, want.Labels, want.Annotations
-	return update(r, ctx, svc, defaulted)
+	return update(r, ctx, svc, written, defaulted)
 }
 
-func (r *Reconciler) route(ctx context.Context, svc *v1.Service) (*v1.Route, error) {
+func (r *Reconciler) route(ctx context.Context, svc *v1.Service, written *changes.Log) (*v1.Route, error) {
 	name := names.Route(svc.Name)
 	existing := &v1.Route{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: svc.Namespace, Name: name}, existing)
 	if apierrors.IsNotFound(err) {
-		return create(r, ctx, svc, resources.MakeRoute(svc))
+		return create(r, ctx, svc, written, resources.MakeRoute(svc))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading route %s/%s: %w", svc.Namespace, name, err)
@@ -142,29 +148,30 @@ func (r *Reconciler) route(ctx context.Context, svc *v1.Service) (*v1.Route, err
 		return existing, nil
 	}
 	defaulted.Spec, defaulted.Labels, defaulted.Annotations = want.Spec, want.Labels, want.Annotations
-	return update(r, ctx, svc, defaulted)
+	return update(r, ctx, svc, written, defaulted)
 }
 
-// create and update write a child and record an event on the Service.
-func create[T client.Object](r *Reconciler, ctx context.Context, svc *v1.Service, obj T) (T, error) {
+// create and update write a child and note it in written (one event per
+// reconcile); failures are recorded on the Service at once.
+func create[T client.Object](r *Reconciler, ctx context.Context, svc *v1.Service, written *changes.Log, obj T) (T, error) {
 	kind := kindOf(obj)
 	if err := r.Client.Create(ctx, obj); err != nil {
 		r.Recorder.Eventf(svc, obj, corev1.EventTypeWarning, "CreationFailed", "Create", "Failed to create %s %q: %v", kind, obj.GetName(), err)
 		var zero T
 		return zero, fmt.Errorf("creating %s %s/%s for service %s: %w", kind, obj.GetNamespace(), obj.GetName(), svc.Name, err)
 	}
-	r.Recorder.Eventf(svc, obj, corev1.EventTypeNormal, "Created", "Create", "Created %s %q", kind, obj.GetName())
+	written.Created(kind, obj.GetName())
 	return obj, nil
 }
 
-func update[T client.Object](r *Reconciler, ctx context.Context, svc *v1.Service, obj T) (T, error) {
+func update[T client.Object](r *Reconciler, ctx context.Context, svc *v1.Service, written *changes.Log, obj T) (T, error) {
 	kind := kindOf(obj)
 	if err := r.Client.Update(ctx, obj); err != nil {
 		r.Recorder.Eventf(svc, obj, corev1.EventTypeWarning, "UpdateFailed", "Update", "Failed to update %s %q: %v", kind, obj.GetName(), err)
 		var zero T
 		return zero, fmt.Errorf("updating %s %s/%s for service %s: %w", kind, obj.GetNamespace(), obj.GetName(), svc.Name, err)
 	}
-	r.Recorder.Eventf(svc, obj, corev1.EventTypeNormal, "Updated", "Update", "Updated %s %q", kind, obj.GetName())
+	written.Updated(kind, obj.GetName())
 	return obj, nil
 }
 

@@ -60,6 +60,9 @@ func MakeRoute(svc *v1.Service) *v1.Route {
 			OwnerReferences: []metav1.OwnerReference{*kmeta.NewControllerRef(svc)},
 			Labels:          kmeta.UnionMaps(svc.Labels, map[string]string{serving.ServiceLabelKey: svc.Name}),
 			Annotations:     filter(svc.Annotations, corev1.LastAppliedConfigAnnotation),
+			// Born with the Route reconciler's finalizer, which would
+			// otherwise cost a write (and two admission calls) per Route.
+			Finalizers: []string{names.RouteFinalizer},
 		},
 		Spec: *svc.Spec.RouteSpec.DeepCopy(),
 	}

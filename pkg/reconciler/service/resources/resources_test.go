@@ -9,6 +9,8 @@ import (
 	"k8s.io/utils/ptr"
 	"knative.dev/serving/pkg/apis/serving"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
+
+	"csclr.dev/csclr/pkg/names"
 )
 
 func service() *v1.Service {
@@ -87,6 +89,7 @@ func TestMakeRoute(t *testing.T) {
 			Labels: map[string]string{"team": "a", serving.ServiceLabelKey: "hello"},
 			Annotations: map[string]string{"serving.knative.dev/rollout-duration": "60s",
 				serving.CreatorAnnotation: "alice", "note": "n"},
+			Finalizers: []string{names.RouteFinalizer},
 		},
 		Spec: v1.RouteSpec{Traffic: []v1.TrafficTarget{
 			{ConfigurationName: "hello", LatestRevision: ptr.To(true), Percent: ptr.To[int64](90)},
