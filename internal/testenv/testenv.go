@@ -1,6 +1,7 @@
 // Package testenv starts a real kube-apiserver + etcd (controller-runtime's
 // envtest, on the binaries `csclr dev` builds and caches) with every CRD csclr
-// needs installed, for integration tests.
+// needs installed, for integration tests: Main for a package whose tests
+// share one apiserver and manager, Start for a test that wants its own.
 package testenv
 
 import (
@@ -12,8 +13,12 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"csclr.dev/csclr/pkg/devcluster"
 )
@@ -22,14 +27,28 @@ import (
 type Env struct {
 	Config *rest.Config
 	Client client.Client
+	Scheme *runtime.Scheme // nil: client-go's default scheme
 	env    *envtest.Environment
+	crdDir string
 }
 
-// Start brings up the apiserver for one test (or TestMain via StartMain) and
-// stops it when the test ends. scheme may be nil for the default scheme.
+// NewScheme is a scheme with every adder applied; it panics on an error,
+// which only a broken adder can cause (tests build schemes at start-up).
+func NewScheme(adders ...func(*runtime.Scheme) error) *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range adders {
+		if err := add(s); err != nil {
+			panic("testenv: building the scheme: " + err.Error())
+		}
+	}
+	return s
+}
+
+// Start brings up an apiserver for one test and stops it when the test
+// ends. scheme may be nil for the default scheme.
 func Start(t testing.TB, scheme *runtime.Scheme, opts ...func(*envtest.Environment)) *Env {
 	t.Helper()
-	e, err := StartMain(scheme, opts...)
+	e, err := start(scheme, opts...)
 	if err != nil {
 		t.Fatalf("starting the test apiserver: %v", err)
 	}
@@ -37,8 +56,8 @@ func Start(t testing.TB, scheme *runtime.Scheme, opts ...func(*envtest.Environme
 	return e
 }
 
-// StartMain is Start for use in TestMain; the caller must call Stop.
-func StartMain(scheme *runtime.Scheme, opts ...func(*envtest.Environment)) (*Env, error) {
+func start(scheme *runtime.Scheme, opts ...func(*envtest.Environment)) (*Env, error) {
+	// The first run builds etcd and kube-apiserver, which takes minutes.
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	assets, err := devcluster.EnvtestAssets(ctx)
@@ -51,6 +70,7 @@ func StartMain(scheme *runtime.Scheme, opts ...func(*envtest.Environment)) (*Env
 	}
 	crds, err := devcluster.WriteCRDs(ctx, dir)
 	if err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, err
 	}
 	env := &envtest.Environment{
@@ -63,19 +83,38 @@ func StartMain(scheme *runtime.Scheme, opts ...func(*envtest.Environment)) (*Env
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	opt := client.Options{}
-	if scheme != nil {
-		opt.Scheme = scheme
-	}
-	c, err := client.New(cfg, opt)
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		_ = env.Stop()
+		_ = os.RemoveAll(dir)
 		return nil, err
 	}
-	return &Env{Config: cfg, Client: c, env: env}, nil
+	return &Env{Config: cfg, Client: c, Scheme: scheme, env: env, crdDir: dir}, nil
+}
+
+// NewManager is a manager on the apiserver with the env's scheme, without
+// metrics or health probe listeners (tests run side by side). Controller
+// names are not checked: a test process builds several managers (a second
+// replica, the full controller beside the suite's) with the same names.
+func (e *Env) NewManager(adjust ...func(*ctrl.Options)) (ctrl.Manager, error) {
+	opts := ctrl.Options{
+		Scheme:                 e.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
+	}
+	for _, f := range adjust {
+		f(&opts)
+	}
+	return ctrl.NewManager(e.Config, opts)
 }
 
 // Stop stops the apiserver and etcd.
-func (e *Env) Stop() error { return e.env.Stop() }
+func (e *Env) Stop() error {
+	err := e.env.Stop()
+	_ = os.RemoveAll(e.crdDir)
+	return err
+}

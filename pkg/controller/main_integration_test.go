@@ -5,25 +5,17 @@ package controller_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	"knative.dev/pkg/apis"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"csclr.dev/csclr/internal/testenv"
 	"csclr.dev/csclr/pkg/config"
@@ -34,68 +26,32 @@ import (
 // reconcilers for all tests; each test works in its own namespace. No
 // Revision reconciler runs: tests mark Revisions ready themselves.
 var (
-	restCfg *rest.Config
-	k8s     client.Client
-	scheme  *runtime.Scheme
-	nsSeq   atomic.Int32
+	env   *testenv.Env
+	k8s   client.Client
+	nsSeq atomic.Int32
 )
 
 const system = config.DefaultSystemNamespace
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
-	var err error
-	scheme, err = controller.NewScheme()
+	scheme, err := controller.NewScheme()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		panic(err)
 	}
-	env, err := testenv.StartMain(scheme)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the test apiserver:", err)
-		return 1
-	}
-	defer env.Stop()
-	k8s, restCfg = env.Client, env.Config
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: system}}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		// TestNewRegistersEverything builds the full controller in this
-		// process too; controller names are checked process-wide.
-		Controller: ctrlconfig.Controller{SkipNameValidation: ptr.To(true)},
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{system: {}}},
-		}},
+	testenv.Main(m, testenv.Suite{
+		Scheme:     scheme,
+		Namespaces: []string{system},
+		Manager: func(o *ctrl.Options) {
+			o.Cache = cache.Options{ByObject: map[client.Object]cache.ByObject{
+				&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{system: {}}},
+			}}
+		},
+		Setup: func(_ context.Context, e *testenv.Env, mgr ctrl.Manager) error {
+			env, k8s = e, e.Client
+			return controller.RegisterCore(mgr, config.NewStore(system), system)
+		},
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := controller.RegisterCore(mgr, config.NewStore(system), system); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	go func() {
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-		}
-	}()
-	return m.Run()
 }
-
-func testenvConfig(*testing.T) *rest.Config { return restCfg }
 
 // namespace creates a fresh namespace for one test.
 func namespace(t *testing.T) string {
@@ -200,12 +156,4 @@ func waitServiceCondition(t *testing.T, ns, name string, typ apis.ConditionType,
 		return nil
 	})
 	return svc
-}
-
-// zapLevel logs errors only, unless CSCLR_TEST_VERBOSE is set.
-func zapLevel() zapcore.Level {
-	if os.Getenv("CSCLR_TEST_VERBOSE") != "" {
-		return zapcore.DebugLevel
-	}
-	return zapcore.ErrorLevel
 }

@@ -11,8 +11,7 @@ import (
 // The whole controller (all reconcilers and the webhook) registers on one
 // manager without conflicts (controller names, field indexes, watches).
 func TestNewRegistersEverything(t *testing.T) {
-	env := testenvConfig(t)
-	mgr, store, err := controller.New(env, controller.Options{
+	mgr, store, err := controller.New(env.Config, controller.Options{
 		MetricsAddr: "0", ProbeAddr: "0", Webhook: true, WebhookPort: 18443, LeaderElection: true,
 	})
 	if err != nil {

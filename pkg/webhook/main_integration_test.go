@@ -16,13 +16,11 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	"csclr.dev/csclr/internal/testenv"
@@ -33,73 +31,26 @@ import (
 // instead of the in-cluster Service) and SetupWithManager serving it.
 var (
 	env        *testenv.Env
-	testScheme = runtime.NewScheme()
+	testScheme = testenv.NewScheme(clientgoscheme.AddToScheme, servingv1.AddToScheme)
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, servingv1.AddToScheme} {
-		if err := add(testScheme); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-	}
-	var err error
-	if env, err = testenv.StartMain(testScheme); err != nil {
-		fmt.Fprintln(os.Stderr, "starting the test apiserver:", err)
-		return 1
-	}
-	defer env.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stopped, err := startWebhook(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the webhook:", err)
-		return 1
-	}
-	code := m.Run()
-	cancel()
-	<-stopped
-	return code
-}
-
-func startWebhook(ctx context.Context) (<-chan struct{}, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DefaultNamespace}}); err != nil {
-		return nil, err
-	}
-	if err := installWebhookConfigurations(ctx, "https://"+net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
-		return nil, err
-	}
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:                 testScheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
+	testenv.Main(m, testenv.Suite{
+		Scheme:     testScheme,
+		Namespaces: []string{DefaultNamespace, "probe"},
+		Setup: func(ctx context.Context, e *testenv.Env, mgr ctrl.Manager) error {
+			env = e
+			port, err := freePort()
+			if err != nil {
+				return err
+			}
+			if err := installWebhookConfigurations(ctx, "https://"+net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
+				return err
+			}
+			return SetupWithManager(mgr, Options{Host: "127.0.0.1", Port: port, ExtraHosts: []string{"127.0.0.1"}})
+		},
+		Ready: func(ctx context.Context) error { return waitForWebhook(ctx, "probe") },
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := SetupWithManager(mgr, Options{Host: "127.0.0.1", Port: port, ExtraHosts: []string{"127.0.0.1"}}); err != nil {
-		return nil, err
-	}
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-		}
-	}()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "probe"}}
-	if err := env.Client.Create(ctx, ns); err != nil {
-		return nil, err
-	}
-	return stopped, waitForWebhook(ctx, ns.Name)
 }
 
 // installWebhookConfigurations applies the webhook configurations of

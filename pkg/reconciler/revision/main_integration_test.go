@@ -5,7 +5,6 @@ package revision_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,15 +12,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/utils/ptr"
 	"knative.dev/serving/pkg/apis/serving"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"csclr.dev/csclr/internal/testenv"
 	"csclr.dev/csclr/pkg/reconciler/revision"
@@ -58,50 +54,18 @@ func (f fakeResolver) Resolve(ctx context.Context, image string, pull revision.P
 	return "", fmt.Errorf("HEAD %s: MANIFEST_UNKNOWN", image)
 }
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr)))
-	scheme := runtime.NewScheme()
-	if err := revision.AddToScheme(scheme); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	env, err := testenv.StartMain(scheme)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the test apiserver:", err)
-		return 1
-	}
-	defer env.Stop()
-	k8s = env.Client
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: cfg.SystemNamespace}}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
+func TestMain(m *testing.M) {
+	testenv.Main(m, testenv.Suite{
+		Scheme:     testenv.NewScheme(revision.AddToScheme),
+		Namespaces: []string{cfg.SystemNamespace},
+		Setup: func(_ context.Context, env *testenv.Env, mgr ctrl.Manager) error {
+			k8s = env.Client
+			return revision.SetupWithManager(mgr, revision.Options{
+				Config:   func(context.Context) revision.Config { return cfg },
+				Resolver: fakeResolver{registry: revision.RegistryResolver{Reader: mgr.GetAPIReader()}},
+			})
+		},
 	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := revision.SetupWithManager(mgr, revision.Options{
-		Config:   func(context.Context) revision.Config { return cfg },
-		Resolver: fakeResolver{registry: revision.RegistryResolver{Reader: mgr.GetAPIReader()}},
-	}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	go func() {
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-		}
-	}()
-	return m.Run()
 }
 
 // newNamespace makes a namespace (with the default ServiceAccount that pod
