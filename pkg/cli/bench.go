@@ -24,7 +24,7 @@ func newBenchCommand() *cobra.Command {
 		Use:   "bench",
 		Short: "Benchmarks against a running cluster; they print figures and never fail on a number",
 	}
-	bench.AddCommand(newControlPlaneBench(), newDataPathBench(), newDataPathServer(), newColdStartBench(), newParallelColdStartBench())
+	bench.AddCommand(newControlPlaneBench(), newDataPathBench(), newDataPathServer(), newColdStartBench(), newParallelColdStartBench(), newLoadRampBench())
 	return bench
 }
 
