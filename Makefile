@@ -1,5 +1,5 @@
 # The README's two commands are `make up` and `make test`.
-.PHONY: up down test unit integration e2e build bench-control-plane bench bench-data-path bench-cold-start
+.PHONY: up down test unit integration e2e build bench-control-plane bench bench-data-path bench-cold-start bench-parallel-cold-start bench-load-ramp
 
 up:
 	./hack/up.sh
@@ -40,3 +40,19 @@ bench-data-path:
 bench-cold-start:
 	go build -o bin/csclr ./cmd/csclr
 	bin/csclr bench cold-start $(if $(BENCH_STATE_DIR),--state-dir $(BENCH_STATE_DIR)) $(COLD_START_FLAGS)
+
+# Cold starts of N Services at zero hit at once (default 25), and an
+# open-loop 0 → 3000 rps ramp through the activator onto a Service at zero
+# while KEDA scales it; both on the running `csclr dev` cluster (on its
+# node), on an idle machine, not part of `make bench`. Quick look:
+# make bench-parallel-cold-start BENCH_STATE_DIR=/tmp/csclr-e2e PARALLEL_COLD_START_FLAGS="--services 5"
+# make bench-load-ramp BENCH_STATE_DIR=/tmp/csclr-e2e LOAD_RAMP_FLAGS="--max-rps 200 --ramp 15s --hold 5s --target 30"
+PARALLEL_COLD_START_FLAGS ?=
+LOAD_RAMP_FLAGS ?=
+bench-parallel-cold-start:
+	go build -o bin/csclr ./cmd/csclr
+	bin/csclr bench parallel-cold-start $(if $(BENCH_STATE_DIR),--state-dir $(BENCH_STATE_DIR)) $(PARALLEL_COLD_START_FLAGS)
+
+bench-load-ramp:
+	go build -o bin/csclr ./cmd/csclr
+	bin/csclr bench load-ramp $(if $(BENCH_STATE_DIR),--state-dir $(BENCH_STATE_DIR)) $(LOAD_RAMP_FLAGS)
