@@ -162,15 +162,22 @@ func Down(ctx context.Context, o Options, log Logger) error {
 			log.Printf("stopped %s", name)
 		}
 	}
-	killStragglers(l)
-	note(unmountUnder(l.root))
 	// Node clean-up only where this cluster ran a node (it recorded the
 	// host paths then): kube-proxy's --cleanup would also remove the rules
-	// of another cluster's kube-proxy on this machine.
-	if data, err := os.ReadFile(l.createdPathsFile()); err == nil {
+	// of another cluster's kube-proxy on this machine, and the kubepods
+	// cgroups hold every node's pods (a control-plane-only cluster's down
+	// killed a running dev cluster's pods).
+	createdPaths, err := os.ReadFile(l.createdPathsFile())
+	ranNode := err == nil
+	if ranNode {
+		killPodProcesses()
+	}
+	killStragglers(l)
+	note(unmountUnder(l.root))
+	if ranNode {
 		removeKubepodsCgroups()
 		problems = append(problems, cleanNetwork(ctx, l)...)
-		for _, p := range strings.Fields(string(data)) {
+		for _, p := range strings.Fields(string(createdPaths)) {
 			if p == kubeletChainsMarker {
 				removeKubeletChains(ctx)
 				continue

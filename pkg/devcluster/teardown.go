@@ -94,12 +94,18 @@ func removePods(ctx context.Context, l layout) error {
 	return nil
 }
 
-// killStragglers kills what a crashed containerd may have left behind: the
-// processes of pod cgroups and containerd shims serving our socket.
-func killStragglers(l layout) {
+// killPodProcesses kills what a crashed containerd may have left in the
+// kubelet's pod cgroups. Only for a cluster that ran the node: the cgroups
+// are the machine's, not the cluster's.
+func killPodProcesses() {
 	for _, pid := range kubepodsPids() {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
+}
+
+// killStragglers kills the processes whose command line names the cluster's
+// state directory, such as containerd shims serving its socket.
+func killStragglers(l layout) {
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
