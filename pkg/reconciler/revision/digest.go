@@ -87,13 +87,29 @@ func explainDenied(err error, repo name.Repository, secrets *pullKeychain, pull 
 	if !errors.As(err, &terr) || (terr.StatusCode != http.StatusUnauthorized && terr.StatusCode != http.StatusForbidden) {
 		return err
 	}
-	if c, ok := secrets.lookup(repo); ok {
-		return fmt.Errorf("%w: registry %s refused the credentials of image pull secret %s/%s",
-			err, repo.RegistryStr(), pull.Namespace, c.secret)
+	answer := err.Error()
+	if terr.Request != nil && terr.Request.Method == http.MethodHead && len(terr.Errors) == 0 {
+		// The status is all a HEAD answer says; go-containerregistry's
+		// text adds advice meant for programmers.
+		answer = fmt.Sprintf("registry %s answered %d %s", repo.RegistryStr(), terr.StatusCode, http.StatusText(terr.StatusCode))
 	}
-	return fmt.Errorf("%w: no image pull secret of the revision or of service account %s/%s has credentials for %s",
-		err, pull.Namespace, pull.serviceAccount(), repo.RegistryStr())
+	hint := fmt.Sprintf("no image pull secret of the revision or of service account %s/%s has credentials for %s",
+		pull.Namespace, pull.serviceAccount(), repo.RegistryStr())
+	if c, ok := secrets.lookup(repo); ok {
+		hint = fmt.Sprintf("it was sent the credentials of image pull secret %s/%s", pull.Namespace, c.secret)
+	}
+	return deniedError{err: err, msg: answer + ": " + hint}
 }
+
+// deniedError rewords a registry's refusal and keeps the original for
+// errors.As.
+type deniedError struct {
+	err error
+	msg string
+}
+
+func (e deniedError) Error() string { return e.msg }
+func (e deniedError) Unwrap() error { return e.err }
 
 func isLoopbackRegistry(image string) bool {
 	host, _, _ := strings.Cut(image, "/")

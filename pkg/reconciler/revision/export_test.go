@@ -1,0 +1,4 @@
+package revision
+
+// PushRandomImage is pushRandomImage, for the integration tests.
+var PushRandomImage = pushRandomImage
