@@ -1,7 +1,6 @@
 package activator
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,10 +9,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"csclr.dev/csclr/pkg/tracing"
+	"csclr.dev/csclr/pkg/tracing/tracingtest"
 )
 
 // The warm-path benchmarks of benchmarks.md, closed loop on loopback: a
@@ -97,10 +94,8 @@ func BenchmarkWarmActivatorChainTracing(b *testing.B) {
 	pod := trivialPod(b)
 	f := newFixture(b, pod, fakeRevisions{}, 100)
 	f.pods.set(rev1, PodInfo{IP: "127.0.0.1", Ready: true})
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
-	defer tp.Shutdown(context.Background())
 	c := f.chain
-	c.Tracing = tracing.WithProvider(tp)
+	c.Tracing = tracingtest.Discarding(b)
 	f.front.Config.Handler = NewHandler(c)
 	runLoad(b, f.front.URL+"/", "hello.ns.example.com")
 }

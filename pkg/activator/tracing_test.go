@@ -2,7 +2,6 @@ package activator
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -18,11 +17,7 @@ import (
 
 	"csclr.dev/csclr/pkg/queue"
 	"csclr.dev/csclr/pkg/tracing"
-)
-
-const (
-	callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
-	callerSpan  = "00f067aa0ba902b7"
+	"csclr.dev/csclr/pkg/tracing/tracingtest"
 )
 
 // tracedFixture is the fixture with tracing recorded in memory, a request
@@ -33,12 +28,10 @@ func tracedFixture(t *testing.T) (*fixture, *fakePod, *tracetest.SpanRecorder, *
 		seen <- r.Header.Get("traceparent")
 	}))
 	f := newFixture(t, pod, fakeRevisions{}, 10)
-	sr := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tr, sr := tracingtest.New(t)
 	var logs bytes.Buffer
 	c := f.chain
-	c.Tracing = tracing.WithProvider(tp)
+	c.Tracing = tr
 	c.Log = slog.New(slog.NewJSONHandler(&logs, nil))
 	f.front.Config.Handler = NewHandler(c)
 	return f, pod, sr, &logs, seen
@@ -58,20 +51,12 @@ func tracedGet(t *testing.T, f *fixture, traceparent string) *http.Response {
 	return resp
 }
 
-func spanAttrs(s sdktrace.ReadOnlySpan) map[attribute.Key]string {
-	m := map[attribute.Key]string{}
-	for _, a := range s.Attributes() {
-		m[a.Key] = a.Value.Emit()
-	}
-	return m
-}
-
 // TestTracingWarm: the caller's traceparent → the activator's span is its
 // child → the pod gets a traceparent whose parent is the activator's span.
 func TestTracingWarm(t *testing.T) {
 	f, _, sr, logs, seen := tracedFixture(t)
 	f.pods.set(rev1, PodInfo{IP: "127.0.0.1", Ready: true})
-	if resp := tracedGet(t, f, "00-"+callerTrace+"-"+callerSpan+"-01"); resp.StatusCode != http.StatusOK {
+	if resp := tracedGet(t, f, tracingtest.CallerTraceparent); resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	spans := sr.Ended()
@@ -79,13 +64,13 @@ func TestTracingWarm(t *testing.T) {
 		t.Fatalf("%d spans, want 1", len(spans))
 	}
 	s := spans[0]
-	if s.SpanContext().TraceID().String() != callerTrace || s.Parent().SpanID().String() != callerSpan {
-		t.Errorf("span in trace %s with parent %s, want the caller's %s / %s", s.SpanContext().TraceID(), s.Parent().SpanID(), callerTrace, callerSpan)
+	if s.SpanContext().TraceID().String() != tracingtest.CallerTrace || s.Parent().SpanID().String() != tracingtest.CallerSpan {
+		t.Errorf("span in trace %s with parent %s, want the caller's %s / %s", s.SpanContext().TraceID(), s.Parent().SpanID(), tracingtest.CallerTrace, tracingtest.CallerSpan)
 	}
-	if got, want := <-seen, "00-"+callerTrace+"-"+s.SpanContext().SpanID().String()+"-01"; got != want {
+	if got, want := <-seen, tracingtest.TraceparentOf(s); got != want {
 		t.Errorf("pod got traceparent %q, want %q", got, want)
 	}
-	a := spanAttrs(s)
+	a := tracingtest.Attrs(s)
 	for k, v := range map[attribute.Key]string{"server.address": "hello.ns.example.com", "http.response.status_code": "200",
 		tracing.RevisionKey: "ns/hello-00001", tracing.ColdStartKey: "false"} {
 		if a[k] != v {
@@ -93,8 +78,8 @@ func TestTracingWarm(t *testing.T) {
 		}
 	}
 	var line map[string]any
-	if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line["traceId"] != callerTrace {
-		t.Errorf("request log traceId = %v (%v), want %s", line["traceId"], err, callerTrace)
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line["traceId"] != tracingtest.CallerTrace {
+		t.Errorf("request log traceId = %v (%v), want %s", line["traceId"], err, tracingtest.CallerTrace)
 	}
 }
 
@@ -120,10 +105,10 @@ func TestTracingCold(t *testing.T) {
 		t.Fatal("the held request was never released")
 	}
 	s := sr.Ended()[0]
-	if a := spanAttrs(s); a[tracing.ColdStartKey] != "true" || s.Parent().IsValid() {
+	if a := tracingtest.Attrs(s); a[tracing.ColdStartKey] != "true" || s.Parent().IsValid() {
 		t.Errorf("cold span: attributes %v, parent %v; want cold_start true and a new trace", a, s.Parent())
 	}
-	if got, want := <-seen, "00-"+s.SpanContext().TraceID().String()+"-"+s.SpanContext().SpanID().String()+"-01"; got != want {
+	if got, want := <-seen, tracingtest.TraceparentOf(s); got != want {
 		t.Errorf("pod got traceparent %q, want %q", got, want)
 	}
 }
@@ -133,7 +118,7 @@ func TestTracingUnknownHost(t *testing.T) {
 	if resp, _ := f.get(t, "nope.example.com"); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	a := spanAttrs(sr.Ended()[0])
+	a := tracingtest.Attrs(sr.Ended()[0])
 	if _, ok := a[tracing.RevisionKey]; ok || a["http.response.status_code"] != "404" {
 		t.Errorf("unknown host span attributes %v, want status 404 and no revision", a)
 	}
@@ -146,10 +131,9 @@ func TestTracingOffPassesTraceparentThrough(t *testing.T) {
 	pod := startPod(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen <- r.Header.Get("traceparent") }))
 	f := newFixture(t, pod, fakeRevisions{}, 10)
 	f.pods.set(rev1, PodInfo{IP: "127.0.0.1", Ready: true})
-	tp := "00-" + callerTrace + "-" + callerSpan + "-01"
-	tracedGet(t, f, tp)
-	if got := <-seen; got != tp {
-		t.Errorf("tracing off: pod got %q, want the caller's %q", got, tp)
+	tracedGet(t, f, tracingtest.CallerTraceparent)
+	if got := <-seen; got != tracingtest.CallerTraceparent {
+		t.Errorf("tracing off: pod got %q, want the caller's %q", got, tracingtest.CallerTraceparent)
 	}
 }
 
@@ -161,22 +145,20 @@ func TestTracingThroughActivatorAndQueue(t *testing.T) {
 	t.Cleanup(user.Close)
 	_, userPort, _ := net.SplitHostPort(user.Listener.Addr().String())
 
-	sr := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tr, sr := tracingtest.New(t)
 	qcfg := queue.Config{Timeout: 10 * time.Second, QueueDepth: queue.MinQueueDepth, Namespace: "ns", Revision: "hello-00001"}
 	qcfg.UserPort, _ = strconv.Atoi(userPort)
 	parts := queue.NewParts(qcfg, slog.New(slog.DiscardHandler))
 	parts.Readiness.SetProbed(true)
-	parts.Tracing = tracing.WithProvider(tp)
+	parts.Tracing = tr
 	pod := startPod(t, queue.NewHandler(parts))
 
 	f := newFixture(t, pod, fakeRevisions{}, 10)
 	f.pods.set(rev1, PodInfo{IP: "127.0.0.1", Ready: true})
 	c := f.chain
-	c.Tracing = tracing.WithProvider(tp)
+	c.Tracing = tr
 	f.front.Config.Handler = NewHandler(c)
-	if resp := tracedGet(t, f, "00-"+callerTrace+"-"+callerSpan+"-01"); resp.StatusCode != http.StatusOK {
+	if resp := tracedGet(t, f, tracingtest.CallerTraceparent); resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 
@@ -193,14 +175,14 @@ func TestTracingThroughActivatorAndQueue(t *testing.T) {
 		trace, parent  string
 		wantParentSpan string
 	}{
-		{"activator", act.SpanContext().TraceID().String(), act.Parent().SpanID().String(), callerSpan},
+		{"activator", act.SpanContext().TraceID().String(), act.Parent().SpanID().String(), tracingtest.CallerSpan},
 		{"queue", q.SpanContext().TraceID().String(), q.Parent().SpanID().String(), act.SpanContext().SpanID().String()},
 	} {
-		if hop.trace != callerTrace || hop.parent != hop.wantParentSpan {
-			t.Errorf("%s span: trace %s parent %s, want %s / %s", hop.name, hop.trace, hop.parent, callerTrace, hop.wantParentSpan)
+		if hop.trace != tracingtest.CallerTrace || hop.parent != hop.wantParentSpan {
+			t.Errorf("%s span: trace %s parent %s, want %s / %s", hop.name, hop.trace, hop.parent, tracingtest.CallerTrace, hop.wantParentSpan)
 		}
 	}
-	if got, want := <-userGot, "00-"+callerTrace+"-"+q.SpanContext().SpanID().String()+"-01"; got != want {
+	if got, want := <-userGot, tracingtest.TraceparentOf(q); got != want {
 		t.Errorf("user container got traceparent %q, want %q (the queue's span)", got, want)
 	}
 }

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -11,41 +10,26 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"csclr.dev/csclr/pkg/tracing"
-)
-
-const (
-	callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
-	callerSpan  = "00f067aa0ba902b7"
+	"csclr.dev/csclr/pkg/tracing/tracingtest"
 )
 
 // tracedQueue serves the chain with spans recorded in memory, in front of
 // a user container that reports the traceparent it got.
 func tracedQueue(t *testing.T, cfg Config) (string, *tracetest.SpanRecorder) {
 	t.Helper()
-	sr := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tr, sr := tracingtest.New(t)
 	p := NewParts(cfg, discardLog())
 	p.Readiness.SetProbed(true)
-	p.Tracing = tracing.WithProvider(tp)
+	p.Tracing = tr
 	srv := httptest.NewUnstartedServer(NewHandler(p))
 	srv.Config.Protocols = servingProtocols()
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv.URL, sr
-}
-
-func spanAttrs(s sdktrace.ReadOnlySpan) map[attribute.Key]string {
-	m := map[attribute.Key]string{}
-	for _, a := range s.Attributes() {
-		m[a.Key] = a.Value.Emit()
-	}
-	return m
 }
 
 // TestTracingToTheUserContainer: the caller's traceparent → the queue's
@@ -56,7 +40,7 @@ func TestTracingToTheUserContainer(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	}))
 	url, sr := tracedQueue(t, testConfig(user))
-	code, _, h := get(t, url+"/work", http.Header{"Traceparent": {"00-" + callerTrace + "-" + callerSpan + "-01"}})
+	code, _, h := get(t, url+"/work", http.Header{"Traceparent": {tracingtest.CallerTraceparent}})
 	if code != http.StatusAccepted {
 		t.Fatalf("status %d", code)
 	}
@@ -65,14 +49,14 @@ func TestTracingToTheUserContainer(t *testing.T) {
 		t.Fatalf("%d spans, want 1", len(spans))
 	}
 	s := spans[0]
-	if s.SpanContext().TraceID().String() != callerTrace || s.Parent().SpanID().String() != callerSpan || s.Name() != "queue_proxy" {
+	if s.SpanContext().TraceID().String() != tracingtest.CallerTrace || s.Parent().SpanID().String() != tracingtest.CallerSpan || s.Name() != "queue_proxy" {
 		t.Errorf("span %q in trace %s with parent %s, want queue_proxy, child of %s / %s",
-			s.Name(), s.SpanContext().TraceID(), s.Parent().SpanID(), callerTrace, callerSpan)
+			s.Name(), s.SpanContext().TraceID(), s.Parent().SpanID(), tracingtest.CallerTrace, tracingtest.CallerSpan)
 	}
-	if got, want := h.Get("X-Got-Traceparent"), "00-"+callerTrace+"-"+s.SpanContext().SpanID().String()+"-01"; got != want {
+	if got, want := h.Get("X-Got-Traceparent"), tracingtest.TraceparentOf(s); got != want {
 		t.Errorf("user container got traceparent %q, want %q", got, want)
 	}
-	a := spanAttrs(s)
+	a := tracingtest.Attrs(s)
 	for k, v := range map[attribute.Key]string{"http.response.status_code": "202", tracing.RevisionKey: "ns/hello-00001", "url.path": "/work"} {
 		if a[k] != v {
 			t.Errorf("span attribute %s = %q, want %q", k, a[k], v)
@@ -93,7 +77,7 @@ func TestTracingTimeout(t *testing.T) {
 		t.Fatalf("status %d, want 504", code)
 	}
 	s := sr.Ended()[0]
-	if a := spanAttrs(s); a["http.response.status_code"] != "504" || s.Status().Code != codes.Error {
+	if a := tracingtest.Attrs(s); a["http.response.status_code"] != "504" || s.Status().Code != codes.Error {
 		t.Errorf("timed-out span: attributes %v status %v, want 504 and an error", a, s.Status())
 	}
 }
@@ -119,12 +103,10 @@ func BenchmarkHopHandlerTracing(b *testing.B) {
 	user := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("hello")) }))
 	defer user.Close()
 	_, port, _ := net.SplitHostPort(user.Listener.Addr().String())
-	sampled := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
-	defer sampled.Shutdown(context.Background())
 	for _, tc := range []struct {
 		name string
 		tr   *tracing.Tracing
-	}{{"off", nil}, {"noop-provider", tracing.WithProvider(noop.NewTracerProvider())}, {"sampled", tracing.WithProvider(sampled)}} {
+	}{{"off", nil}, {"noop-provider", tracing.WithProvider(noop.NewTracerProvider())}, {"sampled", tracingtest.Discarding(b)}} {
 		b.Run(tc.name, func(b *testing.B) {
 			cfg := testConfig(0)
 			cfg.UserPort, _ = strconv.Atoi(port)
@@ -139,7 +121,7 @@ func BenchmarkHopHandlerTracing(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				clear(w.header)
-				req.Header = http.Header{"Traceparent": {"00-" + callerTrace + "-" + callerSpan + "-01"}}
+				req.Header = http.Header{"Traceparent": {tracingtest.CallerTraceparent}}
 				h.ServeHTTP(w, req)
 				if w.code != 0 && w.code != http.StatusOK {
 					b.Fatalf("status %d", w.code)
