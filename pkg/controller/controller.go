@@ -6,11 +6,13 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
@@ -61,7 +63,7 @@ type Options struct {
 	// the revision reconciler's own option wins for revisions).
 	Workers int
 	// Revision, if set, replaces the revision reconciler's options apart from
-	// Config (tests use it to inject a digest resolver).
+	// Config and ConfigChanged (tests use it to inject a digest resolver).
 	Revision *revision.Options
 }
 
@@ -156,6 +158,9 @@ func register(mgr ctrl.Manager, store *config.Store, opts Options) error {
 		revOpts = *opts.Revision
 	}
 	revOpts.Config = revisionConfig(store, opts)
+	// The ConfigMaps that go into every Deployment; a change rolls the
+	// revisions' pods, as in Knative.
+	revOpts.ConfigChanged = configChanges(store, config.DeploymentName, config.TracingName)
 	if revOpts.MaxConcurrentReconciles == 0 {
 		revOpts.MaxConcurrentReconciles = opts.Workers
 	}
@@ -194,7 +199,8 @@ func RegisterCore(mgr ctrl.Manager, store *config.Store, systemNamespace string)
 	if err := route.SetupWithManager(mgr, route.Options{
 		WithConfig:      withConfig,
 		SystemNamespace: systemNamespace,
-		ConfigChanged:   routingConfigChanges(store),
+		// The ConfigMaps that shape URLs and ingresses.
+		ConfigChanged: configChanges(store, config.NetworkName, config.DomainName),
 	}); err != nil {
 		return fmt.Errorf("setting up the route reconciler: %w", err)
 	}
@@ -229,17 +235,18 @@ func revisionConfig(store *config.Store, opts Options) func(context.Context) rev
 	}
 }
 
-// routingConfigChanges signals the Route reconciler when the ConfigMaps that
-// shape URLs and ingresses change. One pending signal is enough: it
-// requeues every Route.
-func routingConfigChanges(store *config.Store) <-chan event.GenericEvent {
+// configChanges signals a reconciler when one of the named ConfigMaps
+// changes. One pending signal is enough (it requeues every object of the
+// reconciler's kind), so the store never waits for the reconciler.
+func configChanges(store *config.Store, names ...string) <-chan event.GenericEvent {
 	ch := make(chan event.GenericEvent, 1)
 	store.OnChange(func(name string) {
-		if name != config.NetworkName && name != config.DomainName {
+		if !slices.Contains(names, name) {
 			return
 		}
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: store.Namespace(), Name: name}}
 		select {
-		case ch <- event.GenericEvent{Object: &servingv1.Route{}}:
+		case ch <- event.GenericEvent{Object: cm}:
 		default:
 		}
 	})

@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,26 +27,30 @@ func TestRevisionConfigFollowsStore(t *testing.T) {
 	}
 }
 
-func TestRoutingConfigChanges(t *testing.T) {
+// A reconciler hears of the ConfigMaps it is given, and only of those;
+// changes coalesce into one pending signal, so the store never blocks.
+func TestConfigChanges(t *testing.T) {
 	store := config.NewStore("sys")
-	ch := routingConfigChanges(store)
-	apply := func(name string) {
-		if err := store.Apply(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
-			t.Fatal(err)
+	wanted := []string{config.DeploymentName, config.TracingName}
+	ch := configChanges(store, wanted...)
+	for _, name := range config.Names {
+		for range 2 { // the second is coalesced with the first
+			if err := store.Apply(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "sys", Name: name}}); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	apply(config.GCName)
-	select {
-	case <-ch:
-		t.Fatal("config-gc must not requeue routes")
-	default:
-	}
-	apply(config.NetworkName)
-	apply(config.DomainName) // coalesced with the pending signal, never blocks
-	select {
-	case <-ch:
-	default:
-		t.Fatal("config-network did not requeue routes")
+		select {
+		case e := <-ch:
+			if !slices.Contains(wanted, name) {
+				t.Errorf("signalled for %s", name)
+			} else if e.Object.GetName() != name || e.Object.GetNamespace() != "sys" {
+				t.Errorf("event for %s/%s, want sys/%s", e.Object.GetNamespace(), e.Object.GetName(), name)
+			}
+		default:
+			if slices.Contains(wanted, name) {
+				t.Errorf("no signal for %s", name)
+			}
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/clock"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"csclr.dev/csclr/pkg/reconciler/revision/resources"
 )
@@ -27,8 +28,13 @@ func DefaultConfig() Config { return resources.DefaultConfig() }
 // Options configure the reconciler.
 type Options struct {
 	// Config returns the current configuration; it is called once per
-	// reconcile, so a config map change applies at the next one.
+	// reconcile.
 	Config func(context.Context) Config
+	// ConfigChanged delivers an event whenever a ConfigMap that shapes the
+	// revisions' children changes, to reconcile every Revision with it at
+	// once (nil: each Revision picks a change up at its next reconcile,
+	// which may be hours away when nothing else about it changes).
+	ConfigChanged <-chan event.GenericEvent
 	// Clock drives the serve/proxy hysteresis; nil means the real clock.
 	Clock clock.PassiveClock
 	// Resolver resolves image tags to digests; nil means RegistryResolver

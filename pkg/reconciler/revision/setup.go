@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"csclr.dev/csclr/pkg/reconciler/revision/resources"
 )
@@ -27,7 +28,8 @@ const ControllerName = "revision-controller"
 // SetupWithManager registers the Revision reconciler. It watches Revisions,
 // the objects they own, the revisions' pods (their readiness drives the
 // endpoints) and the activator's EndpointSlices (they are the endpoints of
-// every revision in proxy mode).
+// every revision in proxy mode); an event on opts.ConfigChanged reconciles
+// every Revision.
 //
 // The manager's cache holds every Pod and EndpointSlice it is asked for;
 // to keep memory low, restrict Pods to those labelled
@@ -55,7 +57,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if workers <= 0 {
 		workers = 4
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&v1.Revision{}).
 		Owns(&appsv1.Deployment{}).
@@ -64,8 +66,26 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		Owns(&kedav1alpha1.ScaledObject{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToRevision)).
 		Watches(&discoveryv1.EndpointSlice{}, handler.EnqueueRequestsFromMapFunc(r.activatorToRevisions)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
-		Complete(r)
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
+	if opts.ConfigChanged != nil {
+		b = b.WatchesRawSource(source.Channel(opts.ConfigChanged, handler.EnqueueRequestsFromMapFunc(r.allRevisions)))
+	}
+	return b.Complete(r)
+}
+
+// allRevisions maps a configuration change to every revision: the queue
+// image, tracing and the progress deadline are in every Deployment.
+func (r *Reconciler) allRevisions(ctx context.Context, _ client.Object) []reconcile.Request {
+	var list v1.RevisionList
+	if err := r.client.List(ctx, &list); err != nil {
+		log.FromContext(ctx).Error(err, "listing the revisions after a configuration change; they pick it up at their next reconcile")
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, rev := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&rev)})
+	}
+	return reqs
 }
 
 // podToRevision maps a revision pod to its revision.
