@@ -25,9 +25,10 @@ func samplePods(ctx context.Context, kube kubernetes.Interface, namespace, deplo
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
-			// A read of its own, short: one slow answer must not end the
-			// timeline, and ctx ending must not lose the samples so far.
-			readCtx, cancel := context.WithTimeout(context.Background(), interval)
+			// A read of its own context: ctx ending must not lose the
+			// samples so far. A loaded API server answers in seconds; a
+			// slow read delays the next sample rather than failing.
+			readCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			d, err := kube.AppsV1().Deployments(namespace).Get(readCtx, deployment, metav1.GetOptions{})
 			cancel()
 			if err == nil {
