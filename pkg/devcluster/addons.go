@@ -3,6 +3,7 @@ package devcluster
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -106,34 +107,25 @@ var kedaPart = part{
 
 // installKEDA builds KEDA's images with ko (once), renders KEDA's own
 // config/default with those images and applies it, as a user's install would.
-func installKEDA(ctx context.Context, l layout, log Logger) error {
-	refs, err := cachedImages(ctx, filepath.Join(kedaPart.dir(), "images.json"), func() (map[string]string, error) {
-		start := time.Now()
-		log.Printf("building KEDA %s images with ko (first time only; log %s)", KEDAVersion, kedaPart.logPath())
-		if err := kedaPart.prepare(ctx); err != nil {
-			return nil, err
+// With csclr's checkout at repoRoot, KEDA is built with the requirements
+// it shares with csclr raised to csclr's versions (kedaalign.go), so that
+// csclr's images, built next, find most of their packages compiled; if
+// KEDA does not build that way, it is built with its own.
+func installKEDA(ctx context.Context, l layout, repoRoot string, log Logger) error {
+	p, aligned := alignWith(ctx, kedaPart, repoRoot, log)
+	refs, err := kedaImageRefs(ctx, p, repoRoot, log)
+	var compileErr *compileError
+	var prepareErr *prepareError
+	if err != nil && aligned && ctx.Err() == nil && (errors.As(err, &compileErr) || errors.As(err, &prepareErr)) {
+		// A compile error stays: remember it rather than spend the
+		// compile time again at the next start.
+		if compileErr != nil {
+			_ = os.WriteFile(filepath.Join(p.dir(), failedFile), []byte(err.Error()+"\n"), 0o644)
 		}
-		logf, err := os.OpenFile(kedaPart.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return nil, err
-		}
-		defer logf.Close()
-		names := sortedKeys(kedaImages)
-		var paths []string
-		for _, n := range names {
-			paths = append(paths, kedaImages[n])
-		}
-		built, err := koBuild(ctx, logf, filepath.Join(kedaPart.dir(), "src"), RegistryAddr+"/keda", paths...)
-		if err != nil {
-			return nil, fmt.Errorf("building KEDA images: %w (log %s)", err, kedaPart.logPath())
-		}
-		refs := map[string]string{}
-		for i, n := range names {
-			refs[n] = built[i]
-		}
-		log.Printf("built KEDA images in %s", time.Since(start).Round(time.Second))
-		return refs, nil
-	})
+		log.Printf("KEDA did not build with its requirements raised to csclr's versions (%s; log %s): building it with its own",
+			firstLine(err.Error()), p.logPath())
+		refs, err = kedaImageRefs(ctx, kedaPart, "", log)
+	}
 	if err != nil {
 		return err
 	}
@@ -146,6 +138,45 @@ func installKEDA(ctx context.Context, l layout, log Logger) error {
 		return fmt.Errorf("rendering KEDA's config/default: %w", err)
 	}
 	return apply(ctx, l, manifests)
+}
+
+// kedaImageRefs builds KEDA's images from the wrapper p unless they are
+// in the registry from an earlier build of p.
+func kedaImageRefs(ctx context.Context, p part, repoRoot string, log Logger) (map[string]string, error) {
+	return cachedImages(ctx, filepath.Join(p.dir(), "images.json"), func() (map[string]string, error) {
+		start := time.Now()
+		how := "its own requirements"
+		if p.version != KEDAVersion {
+			how = "requirements raised to csclr's versions, " + filepath.Join(p.dir(), alignedFile)
+		}
+		log.Printf("building KEDA %s images with ko (first time only; %s; log %s)", KEDAVersion, how, p.logPath())
+		if err := p.prepare(ctx); err != nil {
+			return nil, &prepareError{err}
+		}
+		if repoRoot != "" {
+			logGraphDifferences(ctx, p, repoRoot)
+		}
+		logf, err := os.OpenFile(p.logPath(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		defer logf.Close()
+		names := sortedKeys(kedaImages)
+		var paths []string
+		for _, n := range names {
+			paths = append(paths, kedaImages[n])
+		}
+		built, err := koBuild(ctx, logf, filepath.Join(p.dir(), "src"), RegistryAddr+"/keda", paths...)
+		if err != nil {
+			return nil, fmt.Errorf("building KEDA images: %w (log %s)", err, p.logPath())
+		}
+		refs := map[string]string{}
+		for i, n := range names {
+			refs[n] = built[i]
+		}
+		log.Printf("built KEDA images in %s", time.Since(start).Round(time.Second))
+		return refs, nil
+	})
 }
 
 func renderKEDA(configDir string, refs map[string]string) ([]byte, error) {

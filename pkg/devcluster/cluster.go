@@ -89,7 +89,7 @@ func Up(ctx context.Context, o Options, log Logger) error {
 			step{"node " + o.NodeName + " Ready", func(ctx context.Context) error { return waitNodeReady(ctx, l, o.NodeName) }},
 			step{"CRDs (Knative Serving, KEDA, Gateway API)", func(ctx context.Context) error { return installCRDs(ctx, l) }},
 			step{"cluster DNS", func(ctx context.Context) error { return installDNS(ctx, l, o) }},
-			step{"KEDA " + KEDAVersion, func(ctx context.Context) error { return installKEDA(ctx, l, log) }},
+			step{"KEDA " + KEDAVersion, func(ctx context.Context) error { return installKEDA(ctx, l, o.RepoRoot, log) }},
 		)
 		if !o.SkipCsclr {
 			steps = append(steps, step{"csclr (ko build + config/core)", func(ctx context.Context) error {

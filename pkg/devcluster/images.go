@@ -153,10 +153,13 @@ func koEnv(repo string) []string {
 // koBuild builds Go main packages (import paths resolvable in dir's module)
 // into images and returns their references with digests.
 func koBuild(ctx context.Context, log io.Writer, dir, repo string, importPaths ...string) ([]string, error) {
-	precompile(ctx, log, dir, importPaths...)
+	compileErr := precompile(ctx, log, dir, importPaths...)
 	args := append([]string{"build", "--base-import-paths", "--insecure-registry", "--tags", imageTag, "--platform", "linux/" + runtime.GOARCH}, importPaths...)
 	var out bytes.Buffer
 	if err := runLoggedOut(ctx, log, &out, dir, koEnv(repo), koPart.Bin("ko"), args...); err != nil {
+		if compileErr != nil {
+			return nil, &compileError{err}
+		}
 		return nil, err
 	}
 	return matchKoRefs(importPaths, strings.Fields(out.String()))
@@ -209,36 +212,48 @@ func koResolve(ctx context.Context, log io.Writer, dir, path string) ([]byte, er
 // cache that doubled the CPU time of KEDA's images. With the cache warm,
 // ko's builds only link. The flags are those ko passes (.ko.yaml's
 // defaultFlags and -trimpath) so that the cache entries match. A failure
-// is only logged: ko reports the same one with its context.
-func precompile(ctx context.Context, log io.Writer, dir string, importPaths ...string) {
+// is only logged (ko reports the same one with its context) and returned.
+func precompile(ctx context.Context, log io.Writer, dir string, importPaths ...string) error {
 	if len(importPaths) < 2 {
-		return
+		return nil
 	}
 	args := []string{"list", "-export", "-deps", "-trimpath"}
 	if flags := koDefaultFlags(dir); len(flags) > 0 {
 		args = append(args, flags...)
 	}
 	env := []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=" + runtime.GOARCH}
-	if err := runLoggedOut(ctx, log, io.Discard, dir, env, "go", append(args, importPaths...)...); err != nil {
+	err := runLoggedOut(ctx, log, io.Discard, dir, env, "go", append(args, importPaths...)...)
+	if err != nil {
 		fmt.Fprintf(log, "precompiling %v: %v (ko builds them anyway)\n", importPaths, err)
 	}
+	return err
 }
 
-// koDefaultFlags reads defaultFlags from dir's .ko.yaml (or ko.yaml).
+// A compileError is a failed ko build whose packages did not compile
+// either (precompile failed too), rather than, say, a failed push.
+type compileError struct{ error }
+
+func (e *compileError) Unwrap() error { return e.error }
+
+// A prepareError is a wrapper module that did not resolve (go mod tidy).
+type prepareError struct{ error }
+
+func (e *prepareError) Unwrap() error { return e.error }
+
+// koDefaultFlags reads defaultFlags from dir's .ko.yaml. ko reads no
+// other name (a ko.yaml without the dot is ignored), so neither does this.
 func koDefaultFlags(dir string) []string {
-	for _, name := range []string{".ko.yaml", "ko.yaml"} {
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			continue
-		}
-		var cfg struct {
-			DefaultFlags []string `json:"defaultFlags"`
-		}
-		if yaml.Unmarshal(data, &cfg) == nil {
-			return cfg.DefaultFlags
-		}
+	data, err := os.ReadFile(filepath.Join(dir, ".ko.yaml"))
+	if err != nil {
+		return nil
 	}
-	return nil
+	var cfg struct {
+		DefaultFlags []string `json:"defaultFlags"`
+	}
+	if yaml.Unmarshal(data, &cfg) != nil {
+		return nil
+	}
+	return cfg.DefaultFlags
 }
 
 // koReferences lists the import paths of the ko:// images the YAML files
