@@ -240,6 +240,9 @@ func writeEnvFile(l layout, o Options) error {
 		"export KO_DEFAULTBASEIMAGE=" + shellQuote(BaseImage()),
 		"export PATH=" + shellQuote(kubernetesPart.binDir()+":"+koPart.binDir()) + `:"$PATH"`,
 	}
+	if path := koConfigPath(o.RepoRoot); o.RepoRoot != "" && path != "" {
+		lines = append(lines, "export KO_CONFIG_PATH="+shellQuote(path)) // `ko apply` as `up` builds
+	}
 	if gw := gatewayAddress(l); gw != "" {
 		lines = append(lines, "export CSCLR_GATEWAY="+gw)
 	}

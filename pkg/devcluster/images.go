@@ -145,9 +145,26 @@ func withConfig(img v1.Image, edit func(*v1.Config)) (v1.Image, error) {
 	return mutate.ConfigFile(img, cf)
 }
 
-// koEnv is the environment ko needs to build against the local registry.
-func koEnv(repo string) []string {
-	return []string{"KO_DOCKER_REPO=" + repo, "KO_DEFAULTBASEIMAGE=" + BaseImage(), "CGO_ENABLED=0"}
+// koEnv is the environment ko needs to build against the local registry,
+// in dir: ko reads dir's .ko.yaml by itself, a ko.yaml (the repository's
+// layout) only through KO_CONFIG_PATH.
+func koEnv(dir, repo string) []string {
+	env := []string{"KO_DOCKER_REPO=" + repo, "KO_DEFAULTBASEIMAGE=" + BaseImage(), "CGO_ENABLED=0"}
+	if path := koConfigPath(dir); path != "" && filepath.Base(path) != ".ko.yaml" {
+		env = append(env, "KO_CONFIG_PATH="+path)
+	}
+	return env
+}
+
+// koConfigPath is dir's ko configuration file, .ko.yaml before ko.yaml, or
+// "" when it has none.
+func koConfigPath(dir string) string {
+	for _, name := range []string{".ko.yaml", "ko.yaml"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return filepath.Join(dir, name)
+		}
+	}
+	return ""
 }
 
 // koBuild builds Go main packages (import paths resolvable in dir's module)
@@ -156,7 +173,7 @@ func koBuild(ctx context.Context, log io.Writer, dir, repo string, importPaths .
 	compileErr := precompile(ctx, log, dir, importPaths...)
 	args := append([]string{"build", "--base-import-paths", "--insecure-registry", "--tags", imageTag, "--platform", "linux/" + runtime.GOARCH}, importPaths...)
 	var out bytes.Buffer
-	if err := runLoggedOut(ctx, log, &out, dir, koEnv(repo), koPart.Bin("ko"), args...); err != nil {
+	if err := runLoggedOut(ctx, log, &out, dir, koEnv(dir, repo), koPart.Bin("ko"), args...); err != nil {
 		if compileErr != nil {
 			return nil, &compileError{err}
 		}
@@ -199,7 +216,7 @@ func koResolve(ctx context.Context, log io.Writer, dir, path string) ([]byte, er
 	}
 	var out bytes.Buffer
 	args := []string{"resolve", "--base-import-paths", "--insecure-registry", "--tags", imageTag, "--platform", "linux/" + runtime.GOARCH, "-f", path}
-	if err := runLoggedOut(ctx, log, &out, dir, koEnv(KoRepo()), koPart.Bin("ko"), args...); err != nil {
+	if err := runLoggedOut(ctx, log, &out, dir, koEnv(dir, KoRepo()), koPart.Bin("ko"), args...); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil
@@ -240,10 +257,13 @@ type prepareError struct{ error }
 
 func (e *prepareError) Unwrap() error { return e.error }
 
-// koDefaultFlags reads defaultFlags from dir's .ko.yaml. ko reads no
-// other name (a ko.yaml without the dot is ignored), so neither does this.
+// koDefaultFlags reads defaultFlags from the file koEnv makes ko read.
 func koDefaultFlags(dir string) []string {
-	data, err := os.ReadFile(filepath.Join(dir, ".ko.yaml"))
+	path := koConfigPath(dir)
+	if path == "" {
+		return nil
+	}
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil
 	}

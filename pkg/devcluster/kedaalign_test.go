@@ -177,7 +177,7 @@ type loggerFunc func(format string, args ...any)
 func (f loggerFunc) Printf(format string, args ...any) { f(format, args...) }
 
 // csclr's images share KEDA's compiled packages only when ko builds both
-// with the same flags: the repository's .ko.yaml (the one name ko reads)
+// with the same flags: the repository's ko.yaml (read through KO_CONFIG_PATH)
 // and KEDA's wrapper must agree, and precompile must read them.
 func TestCsclrKoConfigMatchesKEDAs(t *testing.T) {
 	type koConfig struct {
@@ -189,7 +189,7 @@ func TestCsclrKoConfigMatchesKEDAs(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := filepath.Join("..", "..")
-	data, err := os.ReadFile(filepath.Join(root, ".ko.yaml"))
+	data, err := os.ReadFile(filepath.Join(root, "ko.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,12 +197,12 @@ func TestCsclrKoConfigMatchesKEDAs(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(keda.DefaultFlags) == 0 || !slices.Equal(csclr.DefaultFlags, keda.DefaultFlags) || !slices.Equal(csclr.DefaultLdflags, keda.DefaultLdflags) {
-		t.Errorf("csclr's .ko.yaml %+v, KEDA's %+v", csclr, keda)
+		t.Errorf("csclr's ko.yaml %+v, KEDA's %+v", csclr, keda)
 	}
 	if got := koDefaultFlags(root); !slices.Equal(got, keda.DefaultFlags) {
 		t.Errorf("precompile passes %v in csclr's checkout, ko %v", got, keda.DefaultFlags)
 	}
-	if _, err := os.Stat(filepath.Join(root, "ko.yaml")); err == nil {
-		t.Error("ko.yaml: ko reads .ko.yaml only")
+	if env := koEnv(root, "r"); !slices.Contains(env, "KO_CONFIG_PATH="+filepath.Join(root, "ko.yaml")) {
+		t.Errorf("koEnv in csclr's checkout = %v, want KO_CONFIG_PATH naming its ko.yaml (ko reads .ko.yaml by itself only)", env)
 	}
 }
