@@ -146,11 +146,12 @@ func withConfig(img v1.Image, edit func(*v1.Config)) (v1.Image, error) {
 }
 
 // koEnv is the environment ko needs to build against the local registry,
-// in dir: ko reads dir's .ko.yaml by itself, a ko.yaml (the repository's
-// layout) only through KO_CONFIG_PATH.
+// in dir. KO_CONFIG_PATH always names dir's own file: ko finds a ko.yaml
+// (the repository's layout) only through it, and one inherited from a
+// shell that ran `csclr dev env` must not reach KEDA's wrapper.
 func koEnv(dir, repo string) []string {
 	env := []string{"KO_DOCKER_REPO=" + repo, "KO_DEFAULTBASEIMAGE=" + BaseImage(), "CGO_ENABLED=0"}
-	if path := koConfigPath(dir); path != "" && filepath.Base(path) != ".ko.yaml" {
+	if path := koConfigPath(dir); path != "" {
 		env = append(env, "KO_CONFIG_PATH="+path)
 	}
 	return env
