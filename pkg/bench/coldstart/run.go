@@ -6,7 +6,6 @@ package coldstart
 
 import (
 	"context"
-	"csclr.dev/csclr/pkg/bench/benchns"
 	"errors"
 	"fmt"
 	"io"
@@ -66,30 +65,17 @@ type Result struct {
 // the error is about the run's machinery.
 func Run(ctx context.Context, cfg *rest.Config, o Options) (res Result, err error) {
 	res.Options = o
-	cl, err := benchsvc.NewClients(cfg)
+	s, err := benchsvc.Start(ctx, cfg, benchsvc.SessionOptions{
+		SystemNamespace: o.SystemNamespace, ActivatorService: o.ActivatorService, Gateway: o.Gateway,
+		Namespace: o.Namespace, Bench: "cold-start", Keep: o.Keep, CleanupTimeout: o.CleanupTimeout, Progress: o.Progress,
+	})
 	if err != nil {
 		return res, err
 	}
-	gateway, selector, err := benchsvc.Gateway(ctx, cl.Kube, o.SystemNamespace, o.ActivatorService)
-	if err != nil {
-		return res, err
-	}
-	if o.Gateway != "" {
-		gateway = o.Gateway
-	}
-	res.Gateway = gateway
-	if err := benchns.Create(ctx, cl.Kube, o.Namespace, "cold-start"); err != nil {
-		return res, err
-	}
-	if !o.Keep {
-		defer func() { err = errors.Join(err, benchns.Delete(cl.Kube, o.Namespace, o.CleanupTimeout, o.Progress)) }()
-	}
-	pods := podwatch.New()
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	if err := pods.Start(watchCtx, cl.Kube, o.Namespace); err != nil {
-		return res, err
-	}
+	defer func() { err = errors.Join(err, s.Close()) }()
+	cl, pods := s.Clients, s.Pods
+	res.Gateway = s.Gateway
+	gateway, selector := s.Gateway, s.Selector
 	fmt.Fprintf(o.Progress, "creating %d Services at zero in namespace %s\n", o.Services, o.Namespace)
 	targets, err := benchsvc.Create(ctx, cl.Ctrl, benchsvc.Spec{Namespace: o.Namespace, Image: o.Image, Bench: "cold-start"}, benchsvc.Names("cold", o.Services), o.ReadyTimeout)
 	if err != nil {

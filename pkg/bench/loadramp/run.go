@@ -15,10 +15,8 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"csclr.dev/csclr/pkg/bench/benchns"
 	"csclr.dev/csclr/pkg/bench/benchsvc"
 	"csclr.dev/csclr/pkg/bench/measure"
-	"csclr.dev/csclr/pkg/bench/podwatch"
 	"csclr.dev/csclr/pkg/names"
 )
 
@@ -80,28 +78,16 @@ type Result struct {
 // run's machinery.
 func Run(ctx context.Context, cfg *rest.Config, o Options) (res Result, err error) {
 	res.Options = o
-	cl, err := benchsvc.NewClients(cfg)
+	s, err := benchsvc.Start(ctx, cfg, benchsvc.SessionOptions{
+		SystemNamespace: o.SystemNamespace, ActivatorService: o.ActivatorService, Gateway: o.Gateway,
+		Namespace: o.Namespace, Bench: benchName, Keep: o.Keep, CleanupTimeout: o.CleanupTimeout, Progress: o.Progress,
+	})
 	if err != nil {
 		return res, err
 	}
-	if res.Gateway, _, err = benchsvc.Gateway(ctx, cl.Kube, o.SystemNamespace, o.ActivatorService); err != nil {
-		return res, err
-	}
-	if o.Gateway != "" {
-		res.Gateway = o.Gateway
-	}
-	if err := benchns.Create(ctx, cl.Kube, o.Namespace, benchName); err != nil {
-		return res, err
-	}
-	if !o.Keep {
-		defer func() { err = errors.Join(err, benchns.Delete(cl.Kube, o.Namespace, o.CleanupTimeout, o.Progress)) }()
-	}
-	pods := podwatch.New()
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	if err := pods.Start(watchCtx, cl.Kube, o.Namespace); err != nil {
-		return res, err
-	}
+	defer func() { err = errors.Join(err, s.Close()) }()
+	cl, pods := s.Clients, s.Pods
+	res.Gateway = s.Gateway
 	t, err := atZero(ctx, cl, o)
 	if err != nil {
 		return res, err
