@@ -34,11 +34,11 @@ COLD_START_FLAGS ?=
 bench: bench-data-path bench-cold-start
 
 bench-data-path:
-	go build -o bin/csclr ./cmd/csclr
+	./hack/build-cli.sh
 	bin/csclr bench data-path $(DATA_PATH_FLAGS)
 
 bench-cold-start:
-	go build -o bin/csclr ./cmd/csclr
+	./hack/build-cli.sh
 	bin/csclr bench cold-start $(if $(BENCH_STATE_DIR),--state-dir $(BENCH_STATE_DIR)) $(COLD_START_FLAGS)
 
 # Cold starts of N Services at zero hit at once (default 25), and an
@@ -50,9 +50,9 @@ bench-cold-start:
 PARALLEL_COLD_START_FLAGS ?=
 LOAD_RAMP_FLAGS ?=
 bench-parallel-cold-start:
-	go build -o bin/csclr ./cmd/csclr
+	./hack/build-cli.sh
 	bin/csclr bench parallel-cold-start $(if $(BENCH_STATE_DIR),--state-dir $(BENCH_STATE_DIR)) $(PARALLEL_COLD_START_FLAGS)
 
 bench-load-ramp:
-	go build -o bin/csclr ./cmd/csclr
+	./hack/build-cli.sh
 	bin/csclr bench load-ramp $(if $(BENCH_STATE_DIR),--state-dir $(BENCH_STATE_DIR)) $(LOAD_RAMP_FLAGS)

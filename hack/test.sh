@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 tier=${1:-all}
 mkdir -p bin
-go build -o bin/csclr ./cmd/csclr
+hack/build-cli.sh
 
 step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
 

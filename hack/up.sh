@@ -4,8 +4,7 @@
 # serve the sample.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p bin
-go build -o bin/csclr ./cmd/csclr
+hack/build-cli.sh
 bin/csclr dev deps
 bin/csclr dev up
 bin/csclr dev sample
