@@ -202,6 +202,15 @@ func TestMakeDeployment(t *testing.T) {
 				corev1.EnvVar{Name: "TRACING_CONFIG_SAMPLE_RATE", Value: "0.25"})
 		},
 	}, {
+		// Traffic moving changes these on the Revision; on the pod
+		// template they would roll its pods.
+		name: "route labels stay on the revision",
+		rev: testRev(func(r *v1.Revision) {
+			r.Labels[serving.RouteLabelKey] = "hello"
+			r.Labels[serving.RoutingStateLabelKey] = string(v1.RoutingStateActive)
+		}),
+		want: func(*appsv1.Deployment) {},
+	}, {
 		name: "user app label wins",
 		rev:  testRev(func(r *v1.Revision) { r.Labels["app"] = "mine" }),
 		want: func(d *appsv1.Deployment) {

@@ -1,8 +1,6 @@
 package resources
 
 import (
-	"maps"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"knative.dev/pkg/kmap"
@@ -17,10 +15,11 @@ const AppLabelKey = "app"
 // makeLabels is the label set of every object a revision owns: the revision's
 // own labels (which already carry configuration, configurationUID, service
 // and serviceUID from the Configuration reconciler) plus the revision's name
-// and UID.
+// and UID. The Route's labels (route, routingState) stay on the Revision, as
+// in Knative: they change whenever traffic moves, and in the pod template
+// every change would roll the revision's pods.
 func makeLabels(rev *v1.Revision) map[string]string {
-	labels := make(map[string]string, len(rev.Labels)+2)
-	maps.Copy(labels, rev.Labels)
+	labels := kmap.ExcludeKeys(rev.Labels, serving.RouteLabelKey, serving.RoutingStateLabelKey)
 	labels[serving.RevisionLabelKey] = rev.Name
 	labels[serving.RevisionUID] = string(rev.UID)
 	return labels

@@ -87,9 +87,8 @@ func TestMakeScaledObject(t *testing.T) {
 			rev: testRev(withAnnotations(autoscaling.MinScaleAnnotationKey, "2"), func(r *v1.Revision) {
 				r.Labels[serving.RoutingStateLabelKey] = "reserve"
 			}),
-			want: []func(*kedav1alpha1.ScaledObject){ann(autoscaling.MinScaleAnnotationKey, "2"), func(so *kedav1alpha1.ScaledObject) {
-				so.Labels[serving.RoutingStateLabelKey] = "reserve"
-			}},
+			// The label stays on the Revision (makeLabels).
+			want: []func(*kedav1alpha1.ScaledObject){ann(autoscaling.MinScaleAnnotationKey, "2")},
 		}, {
 			name: "min and max scale from config-autoscaler",
 			rev:  testRev(),
