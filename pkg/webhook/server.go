@@ -15,7 +15,8 @@ import (
 )
 
 // NewHandler returns the webhook's HTTP handler: Knative defaulting at
-// DefaultingPath and validation at ValidationPath, each taking and answering
+// DefaultingPath, validation at ValidationPath and the config maps'
+// validation at ConfigValidationPath, each taking and answering
 // an admission.k8s.io/v1 AdmissionReview. withConfig as in Options.WithConfig
 // (nil: Knative's built-in defaults).
 func NewHandler(withConfig func(context.Context) context.Context, log logr.Logger) (http.Handler, error) {
@@ -29,6 +30,7 @@ func NewHandler(withConfig func(context.Context) context.Context, log logr.Logge
 	mux := http.NewServeMux()
 	mux.Handle(DefaultingPath, reviewHandler(&defaulter{decoder: dec, withConfig: withConfig}, log.WithName("defaulting")))
 	mux.Handle(ValidationPath, reviewHandler(&validator{decoder: dec, withConfig: withConfig}, log.WithName("validation")))
+	mux.Handle(ConfigValidationPath, reviewHandler(configValidator{}, log.WithName("config-validation")))
 	return mux, nil
 }
 
