@@ -3,6 +3,7 @@ package config
 import (
 	"context"
 	"os"
+	"regexp"
 	"testing"
 	"time"
 
@@ -42,6 +43,9 @@ func TestDefault(t *testing.T) {
 	if c.Tracing.Enabled() {
 		t.Errorf("tracing %+v, want off by default", c.Tracing)
 	}
+	if got := c.Features.TagHeaderBasedRouting; got != apiscfg.Disabled {
+		t.Errorf("tag-header-based-routing = %s, want Knative's default Disabled", got)
+	}
 }
 
 func TestParse(t *testing.T) {
@@ -80,6 +84,14 @@ func TestParse(t *testing.T) {
 		check: func(t *testing.T, c *Config) {
 			if got := c.Domain.LookupDomainForLabels(nil); got != "example.com" {
 				t.Errorf("domain = %q, want example.com", got)
+			}
+		},
+	}, {
+		name: "tag-header-based-routing on",
+		cm:   configMap(FeaturesName, map[string]string{"tag-header-based-routing": "Enabled"}),
+		check: func(t *testing.T, c *Config) {
+			if c.Features.TagHeaderBasedRouting != apiscfg.Enabled {
+				t.Errorf("tag-header-based-routing = %s, want Enabled", c.Features.TagHeaderBasedRouting)
 			}
 		},
 	}, {
@@ -191,5 +203,35 @@ func TestInstalledTracingConfigMap(t *testing.T) {
 	example["backend"] = "otlp"
 	if c, err := Default().Parse(configMap(TracingName, example)); err != nil || !c.Tracing.Enabled() {
 		t.Errorf("the example with backend otlp: %+v, %v; want valid and on", c, err)
+	}
+}
+
+// The installed config-features sets nothing, and the defaults it documents
+// in comments are Knative's.
+func TestInstalledFeaturesConfigMap(t *testing.T) {
+	b, err := os.ReadFile("../../config/core/400-config-features.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := &corev1.ConfigMap{}
+	if err := yaml.Unmarshal(b, cm); err != nil {
+		t.Fatal(err)
+	}
+	if cm.Name != FeaturesName || len(cm.Data) != 0 {
+		t.Fatalf("installed ConfigMap %s sets %v, want %s setting nothing", cm.Name, cm.Data, FeaturesName)
+	}
+	documented := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^  # ([a-z.-]+): "(\w+)"$`).FindAllStringSubmatch(string(b), -1) {
+		documented[m[1]] = m[2]
+	}
+	if documented["tag-header-based-routing"] == "" || len(documented) < 5 {
+		t.Fatalf("documented defaults %v: the pattern no longer finds them", documented)
+	}
+	c, err := Default().Parse(configMap(FeaturesName, documented))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *c.Features != *Default().Features {
+		t.Errorf("the documented defaults %v give %+v, want Knative's %+v", documented, *c.Features, *Default().Features)
 	}
 }

@@ -199,8 +199,9 @@ func RegisterCore(mgr ctrl.Manager, store *config.Store, systemNamespace string)
 	if err := route.SetupWithManager(mgr, route.Options{
 		WithConfig:      withConfig,
 		SystemNamespace: systemNamespace,
-		// The ConfigMaps that shape URLs and ingresses.
-		ConfigChanged: configChanges(store, config.NetworkName, config.DomainName),
+		// The ConfigMaps that shape URLs, Ingresses and HTTPRoutes
+		// (config-features: tag-header-based-routing).
+		ConfigChanged: configChanges(store, config.NetworkName, config.DomainName, config.FeaturesName),
 	}); err != nil {
 		return fmt.Errorf("setting up the route reconciler: %w", err)
 	}

@@ -78,16 +78,19 @@ func TestTrafficSplitWithTags(t *testing.T) {
 		return nil
 	})
 
+	// tag-header-based-routing is Disabled (Knative's default): no header
+	// rules, the tags' splits in the annotation (tags_integration_test.go
+	// turns it on).
 	hr := get(t, ns, "split", &gatewayv1.HTTPRoute{})
-	if n := len(hr.Spec.Rules); n != 3 {
-		t.Fatalf("httproute has %d rules, want 2 tag rules + the split", n)
+	if n := len(hr.Spec.Rules); n != 1 {
+		t.Fatalf("httproute has %d rules, want the split alone", n)
 	}
-	split := hr.Spec.Rules[2].BackendRefs
+	split := hr.Spec.Rules[0].BackendRefs
 	if len(split) != 2 || split[0].Name != "split-00002" || *split[0].Weight != 70 || split[1].Name != "split-00001" || *split[1].Weight != 30 {
 		t.Errorf("split backends = %+v", split)
 	}
-	if h := hr.Spec.Rules[0].Matches[0].Headers[0]; h.Name != "Knative-Serving-Tag" || h.Value != "current" {
-		t.Errorf("first tag rule match = %+v", h)
+	if got, want := hr.Annotations["csclr.dev/tags"], `{"current":[{"revision":"split-00002","weight":100}],"old":[{"revision":"split-00001","weight":100}]}`; got != want {
+		t.Errorf("tags annotation = %s, want %s", got, want)
 	}
 	// What the apiserver stored equals what was built: no update loop.
 	rv := hr.ResourceVersion

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"sort"
 	"strings"
 
@@ -18,13 +19,21 @@ type Options struct {
 	ClusterDomain string
 }
 
+// TagsAnnotation on an HTTPRoute holds each tag's split as JSON, the tag
+// mapped to its revisions and weights ([{"revision": ..., "weight": ...}]),
+// written by csclr's Route reconciler (pkg/reconciler/route/resources)
+// whether or not the HTTPRoute also has a rule matching the tag header.
+const TagsAnnotation = "csclr.dev/tags"
+
 // legacyIngressClassAnnotation predates spec.ingressClassName and is still
 // honoured by most controllers.
 const legacyIngressClassAnnotation = "kubernetes.io/ingress.class"
 
 // Build makes the routing table. A route's traffic comes from its HTTPRoute
 // (the same object Linkerd reads): the rule without a Knative-Serving-Tag
-// header match is the main split, each rule matching that header is a tag.
+// header match is the main split, each rule matching that header is a tag
+// that the header selects (Route.TagHeader), and TagsAnnotation adds the
+// tags without such a rule, reached by their tag hosts only.
 // Hosts come from the Ingresses of opts.IngressClass; an Ingress belongs to
 // the route of the same namespace and name (pkg/names). A host is a tag host
 // when its first label is {tag}-{route} for one of the route's tags, or when
@@ -131,7 +140,42 @@ func routeOf(hr *gatewayv1.HTTPRoute) *Route {
 		}
 	}
 	r.Main = newSplit(main)
+	r.TagHeader = len(r.Tags) > 0
+	for tag, backends := range annotatedTags(hr) {
+		if _, ruled := r.Tags[tag]; !ruled {
+			r.Tags[tag] = newSplit(backends)
+		}
+	}
 	return r
+}
+
+// annotatedTags reads the HTTPRoute's TagsAnnotation; one that does not
+// parse adds no tags.
+func annotatedTags(hr *gatewayv1.HTTPRoute) map[string][]Backend {
+	v, ok := hr.Annotations[TagsAnnotation]
+	if !ok {
+		return nil
+	}
+	var splits map[string][]struct {
+		Revision string `json:"revision"`
+		Weight   int32  `json:"weight"`
+	}
+	if err := json.Unmarshal([]byte(v), &splits); err != nil {
+		return nil
+	}
+	out := make(map[string][]Backend, len(splits))
+	for tag, ws := range splits {
+		if tag == "" {
+			continue
+		}
+		for _, w := range ws {
+			if w.Revision != "" {
+				rev := Key{Namespace: hr.Namespace, Name: w.Revision}
+				out[tag] = append(out[tag], Backend{Revision: rev, Weight: uint32(max(w.Weight, 0))})
+			}
+		}
+	}
+	return out
 }
 
 // tagOf returns the value of the rule's exact Knative-Serving-Tag header

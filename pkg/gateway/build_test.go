@@ -50,9 +50,10 @@ func TestBuild(t *testing.T) {
 	r2 := Key{Namespace: "ns", Name: "hello-00002"}
 	hello := Key{Namespace: "ns", Name: "hello"}
 	helloRoute := &Route{
-		Key:  hello,
-		Main: Split{Backends: []Backend{{Revision: r1, Weight: 90}, {Revision: r2, Weight: 10}}, total: 100},
-		Tags: map[string]Split{"candidate": {Backends: []Backend{{Revision: r2, Weight: 100}}, total: 100}},
+		Key:       hello,
+		Main:      Split{Backends: []Backend{{Revision: r1, Weight: 90}, {Revision: r2, Weight: 10}}, total: 100},
+		Tags:      map[string]Split{"candidate": {Backends: []Backend{{Revision: r2, Weight: 100}}, total: 100}},
+		TagHeader: true,
 	}
 	tests := []struct {
 		name       string

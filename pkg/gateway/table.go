@@ -73,6 +73,11 @@ type Route struct {
 	Key  Key
 	Main Split
 	Tags map[string]Split
+	// TagHeader: the Knative-Serving-Tag header selects a tag on the route's
+	// own hosts, because its HTTPRoute matches that header (config-features
+	// tag-header-based-routing Enabled), as it does for Linkerd. Otherwise
+	// the header is ignored and tags are reached by their tag hosts only.
+	TagHeader bool
 }
 
 // Target is what a request resolved to.
@@ -107,7 +112,8 @@ func (t *Table) Route(k Key) (*Route, bool) {
 //     or by the HTTPRoute's header modifier after the mesh chose the split),
 //     or Linkerd's l5d-dst-canonical naming a routed revision's Service;
 //  2. the host of an Ingress (a route's host or one of its tag hosts); on a
-//     route's host, the Knative-Serving-Tag header selects a tag;
+//     route's host, the Knative-Serving-Tag header selects a tag when the
+//     route's TagHeader says so;
 //  3. a Service host, {name}.{ns}[.svc[.{cluster domain}]]: the apex
 //     Service of a route, or the public Service of a routed revision.
 //
@@ -146,7 +152,7 @@ func (e hostEntry) resolve(h http.Header, rnd uint64) (Target, bool) {
 		return Target{Revision: rev, Route: r.Key, Tag: e.tag}, ok
 	}
 	tag := e.tag
-	if tag == "" {
+	if tag == "" && r.TagHeader {
 		tag = h.Get(TagHeader)
 	}
 	if tag != "" {

@@ -75,7 +75,7 @@ func (r *Reconciler) activatorEndpoints(ctx context.Context) ([]discoveryv1.Endp
 
 // applyRouting writes the HTTPRoute and the Ingress.
 func (r *Reconciler) applyRouting(ctx context.Context, route *v1.Route, written *changes.Log, served []resources.Target, rollout *resources.Rollout) error {
-	hr := resources.MakeHTTPRoute(route, served, rollout)
+	hr := resources.MakeHTTPRoute(ctx, route, served, rollout)
 	if err := apply(r, ctx, route, written, hr, &gatewayv1.HTTPRoute{}, func(have, want *gatewayv1.HTTPRoute) bool {
 		same := sameMeta(have, want) && equality.Semantic.DeepEqual(have.Spec, want.Spec)
 		have.Spec = want.Spec

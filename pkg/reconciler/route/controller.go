@@ -35,8 +35,9 @@ type Options struct {
 	WithConfig func(context.Context) context.Context
 	// SystemNamespace is where the activator's Service lives.
 	SystemNamespace string
-	// ConfigChanged delivers an event whenever config-network or
-	// config-domain changes, to recompute every Route's URLs (may be nil).
+	// ConfigChanged delivers an event whenever config-network,
+	// config-domain or config-features changes, to recompute every Route's
+	// URLs, Ingress and HTTPRoute (may be nil).
 	ConfigChanged <-chan event.GenericEvent
 	// Clock drives gradual rollouts; nil is the real clock.
 	Clock clock.PassiveClock

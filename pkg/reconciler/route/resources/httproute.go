@@ -1,8 +1,12 @@
 package resources
 
 import (
+	"context"
+	"encoding/json"
+
 	"k8s.io/utils/ptr"
 	"knative.dev/networking/pkg/apis/networking"
+	apiscfg "knative.dev/serving/pkg/apis/config"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -12,37 +16,65 @@ import (
 
 // Headers Knative's ingress adds per split, by which the activator knows the
 // revision a request was routed to, and the header that selects a tag on the
-// main host.
+// main host (with config-features tag-header-based-routing Enabled).
 const (
 	RevisionHeader  = "Knative-Serving-Revision"
 	NamespaceHeader = "Knative-Serving-Namespace"
 	TagHeader       = "Knative-Serving-Tag"
 )
 
+// TagsAnnotation on the HTTPRoute holds each tag's split, a JSON object
+// mapping the tag to its revisions and weights ([]TagWeight), the same
+// weights as the tag's header rule. The gateway serves the tag hosts from
+// it, whether or not the HTTPRoute has the header rules.
+const TagsAnnotation = "csclr.dev/tags"
+
+// TagWeight is one revision of a tag's split in TagsAnnotation.
+type TagWeight struct {
+	Revision string `json:"revision"`
+	Weight   int32  `json:"weight"`
+}
+
 // MakeHTTPRoute builds the Route's HTTPRoute, attached to the apex Service
-// (GAMMA): one rule per tag matching the Knative-Serving-Tag header and
-// sending all of that tag's traffic to its revisions, then the main rule
-// with the weighted split over every target. Each backend is a revision's
-// public Service with the Knative revision headers set. Only Gateway API
-// v1.2.1 fields are used, no RequestMirror/URLRewrite/ExtensionRef (Linkerd
-// drops routes that use them), and every field the API server would default
-// is set, so the stored object equals the built one. rollout is recorded in
-// an annotation (nil: none).
-func MakeHTTPRoute(route *v1.Route, ts []Target, rollout *Rollout) *gatewayv1.HTTPRoute {
+// (GAMMA): when config-features' tag-header-based-routing is Enabled (in
+// ctx; Knative's default is Disabled), one rule per tag matching the
+// Knative-Serving-Tag header and sending all of that tag's traffic to its
+// revisions; then the main rule with the weighted split over every target.
+// Each backend is a revision's public Service with the Knative revision
+// headers set. Each tag's split is recorded in TagsAnnotation either way,
+// for the tag hosts. Only Gateway API v1.2.1 fields are used, no
+// RequestMirror/URLRewrite/ExtensionRef (Linkerd drops routes that use
+// them), and every field the API server would default is set, so the stored
+// object equals the built one. rollout is recorded in an annotation (nil:
+// none).
+func MakeHTTPRoute(ctx context.Context, route *v1.Route, ts []Target, rollout *Rollout) *gatewayv1.HTTPRoute {
 	meta := objectMeta(route, names.HTTPRoute(route.Name))
-	if rollout != nil && len(rollout.Configurations) > 0 {
+	annotate := func(key, value string) {
 		if meta.Annotations == nil {
 			meta.Annotations = map[string]string{}
 		}
-		meta.Annotations[RolloutAnnotation] = rollout.String()
+		meta.Annotations[key] = value
 	}
+	if rollout != nil && len(rollout.Configurations) > 0 {
+		annotate(RolloutAnnotation, rollout.String())
+	}
+	delete(meta.Annotations, TagsAnnotation) // only ever csclr's own
+	tagHeader := apiscfg.FromContextOrDefaults(ctx).Features.TagHeaderBasedRouting == apiscfg.Enabled
 	var rules []gatewayv1.HTTPRouteRule
+	splits := map[string][]TagWeight{}
 	for _, tag := range Tags(ts) {
 		var tagged []Target
 		for _, t := range ts {
 			if t.Tag == tag {
 				tagged = append(tagged, t)
 			}
+		}
+		ws := weighted(tagged, true)
+		for _, w := range ws {
+			splits[tag] = append(splits[tag], TagWeight{Revision: w.revision, Weight: w.weight})
+		}
+		if !tagHeader {
+			continue
 		}
 		rules = append(rules, gatewayv1.HTTPRouteRule{
 			Matches: []gatewayv1.HTTPRouteMatch{{
@@ -51,12 +83,16 @@ func MakeHTTPRoute(route *v1.Route, ts []Target, rollout *Rollout) *gatewayv1.HT
 					Type: ptr.To(gatewayv1.HeaderMatchExact), Name: TagHeader, Value: tag,
 				}},
 			}},
-			BackendRefs: backends(route.Namespace, tagged, true),
+			BackendRefs: backends(route.Namespace, ws),
 		})
+	}
+	if len(splits) > 0 {
+		b, _ := json.Marshal(splits) // map keys sorted: the same tags give the same text
+		annotate(TagsAnnotation, string(b))
 	}
 	rules = append(rules, gatewayv1.HTTPRouteRule{
 		Matches:     []gatewayv1.HTTPRouteMatch{{Path: pathPrefixRoot()}},
-		BackendRefs: backends(route.Namespace, ts, false),
+		BackendRefs: backends(route.Namespace, weighted(ts, false)),
 	})
 	return &gatewayv1.HTTPRoute{
 		ObjectMeta: meta,
@@ -76,10 +112,17 @@ func pathPrefixRoot() *gatewayv1.HTTPPathMatch {
 	return &gatewayv1.HTTPPathMatch{Type: ptr.To(gatewayv1.PathMatchPathPrefix), Value: ptr.To("/")}
 }
 
-// backends sums the targets' percent per revision, in first-seen order.
+// revisionWeight is one revision's share of a split.
+type revisionWeight struct {
+	revision string
+	weight   int32
+	protocol networking.ProtocolType
+}
+
+// weighted sums the targets' percent per revision, in first-seen order.
 // Revisions without traffic are left out of the main split; a tag always
 // reaches its revisions, all of it when the tag has only one.
-func backends(namespace string, ts []Target, tag bool) []gatewayv1.HTTPBackendRef {
+func weighted(ts []Target, tag bool) []revisionWeight {
 	weights := map[string]int32{}
 	protocols := map[string]networking.ProtocolType{}
 	var order []string
@@ -90,7 +133,7 @@ func backends(namespace string, ts []Target, tag bool) []gatewayv1.HTTPBackendRe
 		weights[t.RevisionName] += int32(*t.Percent)
 		protocols[t.RevisionName] = t.Protocol
 	}
-	var out []gatewayv1.HTTPBackendRef
+	var out []revisionWeight
 	for _, rev := range order {
 		w := weights[rev]
 		switch {
@@ -101,8 +144,18 @@ func backends(namespace string, ts []Target, tag bool) []gatewayv1.HTTPBackendRe
 		case w == 0:
 			continue
 		}
+		out = append(out, revisionWeight{revision: rev, weight: w, protocol: protocols[rev]})
+	}
+	return out
+}
+
+// backends are the split's backend references: each revision's public
+// Service, with the Knative revision headers set.
+func backends(namespace string, ws []revisionWeight) []gatewayv1.HTTPBackendRef {
+	var out []gatewayv1.HTTPBackendRef
+	for _, w := range ws {
 		port := revresources.HTTPServicePort
-		if protocols[rev] == networking.ProtocolH2C {
+		if w.protocol == networking.ProtocolH2C {
 			port = revresources.H2CServicePort
 		}
 		out = append(out, gatewayv1.HTTPBackendRef{
@@ -110,15 +163,15 @@ func backends(namespace string, ts []Target, tag bool) []gatewayv1.HTTPBackendRe
 				BackendObjectReference: gatewayv1.BackendObjectReference{
 					Group: ptr.To(gatewayv1.Group("")),
 					Kind:  ptr.To(gatewayv1.Kind("Service")),
-					Name:  gatewayv1.ObjectName(names.PublicService(rev)),
+					Name:  gatewayv1.ObjectName(names.PublicService(w.revision)),
 					Port:  ptr.To(gatewayv1.PortNumber(port)),
 				},
-				Weight: ptr.To(w),
+				Weight: ptr.To(w.weight),
 			},
 			Filters: []gatewayv1.HTTPRouteFilter{{
 				Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier,
 				RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{
-					{Name: RevisionHeader, Value: rev},
+					{Name: RevisionHeader, Value: w.revision},
 					{Name: NamespaceHeader, Value: namespace},
 				}},
 			}},

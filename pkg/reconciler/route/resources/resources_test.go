@@ -197,31 +197,6 @@ func tagRule(tag string, backends ...gatewayv1.HTTPBackendRef) gatewayv1.HTTPRou
 	}
 }
 
-func TestMakeHTTPRoute(t *testing.T) {
-	ts, _ := ResolveTraffic(testRoute(), lookup())
-	parent := []gatewayv1.ParentReference{{Group: ptr.To(gatewayv1.Group("")), Kind: ptr.To(gatewayv1.Kind("Service")),
-		Name: "hello", Port: ptr.To(gatewayv1.PortNumber(80))}}
-	ro := &Rollout{Configurations: []ConfigurationRollout{{ConfigurationName: "hello", Percent: 80,
-		Revisions: []RevisionShare{{"hello-00002", 80}}}}}
-	meta := wantMeta("hello")
-	meta.Annotations[RolloutAnnotation] = ro.String()
-	want := &gatewayv1.HTTPRoute{
-		ObjectMeta: meta,
-		Spec: gatewayv1.HTTPRouteSpec{
-			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: parent},
-			Rules: []gatewayv1.HTTPRouteRule{
-				tagRule("latest", backend("hello-00002", 100)),
-				tagRule("old", backend("hello-00001", 100)),
-				{Matches: []gatewayv1.HTTPRouteMatch{{Path: pathPrefixRoot()}},
-					BackendRefs: []gatewayv1.HTTPBackendRef{backend("hello-00002", 80), backend("hello-00001", 20)}},
-			},
-		},
-	}
-	if diff := cmp.Diff(want, MakeHTTPRoute(testRoute(), ts, ro)); diff != "" {
-		t.Errorf("MakeHTTPRoute (-want +got):\n%s", diff)
-	}
-}
-
 func TestURLsAndIngress(t *testing.T) {
 	c := config.Default()
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: config.DomainName}, Data: map[string]string{"example.com": ""}}
