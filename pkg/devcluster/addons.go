@@ -252,25 +252,42 @@ func installCsclr(ctx context.Context, l layout, o Options, log io.Writer) error
 	if err := apply(ctx, l, resolved); err != nil {
 		return err
 	}
-	if err := skipLocalRegistryResolution(ctx, l); err != nil {
-		return err
-	}
-	// Revisions may start at zero pods here, so that the sample's first
-	// request is a cold start through the activator.
-	if _, err := kubectl(ctx, l, nil, "-n", csclrNamespace, "patch", "configmap", "config-autoscaler", "--type=merge",
-		"-p", `{"data":{"allow-zero-initial-scale":"true"}}`); err != nil {
-		return err
-	}
 	// The admission webhook fails closed: nothing can create a Knative
-	// Service until the controller serves it.
-	if !strings.Contains(string(resolved), "kind: Deployment") {
-		return nil
+	// Service, nor change csclr's config maps, until the controller serves it.
+	if strings.Contains(string(resolved), "kind: Deployment") {
+		if _, err := kubectl(ctx, l, nil, "-n", csclrNamespace, "wait", "--for=condition=Available", "deployment", "--all", "--timeout=240s"); err != nil {
+			pods, _ := kubectl(ctx, l, nil, "-n", csclrNamespace, "get", "pods", "-o", "wide")
+			return fmt.Errorf("%w\n%s", err, pods)
+		}
 	}
-	if _, err := kubectl(ctx, l, nil, "-n", csclrNamespace, "wait", "--for=condition=Available", "deployment", "--all", "--timeout=240s"); err != nil {
-		pods, _ := kubectl(ctx, l, nil, "-n", csclrNamespace, "get", "pods", "-o", "wide")
-		return fmt.Errorf("%w\n%s", err, pods)
+	return retryWhileWebhookStarts(ctx, func() error {
+		if err := skipLocalRegistryResolution(ctx, l); err != nil {
+			return err
+		}
+		// Revisions may start at zero pods here, so that the sample's first
+		// request is a cold start through the activator.
+		_, err := kubectl(ctx, l, nil, "-n", csclrNamespace, "patch", "configmap", "config-autoscaler", "--type=merge",
+			"-p", `{"data":{"allow-zero-initial-scale":"true"}}`)
+		return err
+	})
+}
+
+// retryWhileWebhookStarts runs f until it succeeds, for up to a minute while
+// it fails because the admission webhook is not answering yet: an available
+// controller may still be writing its CA into the webhook configurations.
+func retryWhileWebhookStarts(ctx context.Context, f func() error) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := f()
+		if err == nil || !strings.Contains(err.Error(), "failed calling webhook") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(2 * time.Second):
+		}
 	}
-	return nil
 }
 
 // skipLocalRegistryResolution adds the local registry to the registries

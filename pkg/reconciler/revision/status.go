@@ -54,6 +54,7 @@ func computeStatus(rev *v1.Revision, obs observed) {
 	st.ActualReplicas, st.DesiredReplicas = &ready, &desired
 
 	wasHealthy := st.GetCondition(v1.RevisionConditionContainerHealthy).IsTrue()
+	wasFailed := st.GetCondition(v1.RevisionConditionContainerHealthy).IsFalse()
 	st.PropagateDeploymentStatus(&dep.Status)
 	switch {
 	case obs.ReadyPods > 0:
@@ -61,6 +62,9 @@ func computeStatus(rev *v1.Revision, obs observed) {
 		st.MarkResourcesAvailableTrue()
 	case podFailure(st, obs.Pods):
 		// Marked by podFailure.
+	case wasFailed:
+		// The failure stays until a pod is ready, as in Knative: the failed
+		// pods being gone (scaled to zero, deleted) is no recovery.
 	case wasHealthy:
 		// Once a revision has run, scaling to (and from) zero keeps it Ready
 		// unless the Deployment itself fails (Knative's "scale target

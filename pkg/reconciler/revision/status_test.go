@@ -31,6 +31,7 @@ func TestComputeStatus(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		healthy    bool // ContainerHealthy was True before
+		failed     bool // ContainerHealthy was False (ExitCode5) before
 		obs        observed
 		ready      cond
 		active     cond
@@ -91,6 +92,20 @@ func TestComputeStatus(t *testing.T) {
 		active:     cond{corev1.ConditionUnknown, "Activating", ""},
 		wantCounts: [2]int32{0, 1},
 	}, {
+		name:       "failed, then its pods are gone: still failed",
+		failed:     true,
+		obs:        observed{Deployment: dep(0, progressing), InitialReplicas: 1},
+		ready:      cond{corev1.ConditionFalse, "ExitCode5", "exited with code 5"},
+		active:     cond{corev1.ConditionFalse, "NoTraffic", ""},
+		wantCounts: [2]int32{0, 0},
+	}, {
+		name:       "failed, then a pod is ready: recovered",
+		failed:     true,
+		obs:        observed{Deployment: dep(1, progressing), ReadyPods: 1, InitialReplicas: 1},
+		ready:      cond{corev1.ConditionTrue, "", ""},
+		active:     cond{corev1.ConditionTrue, "", ""},
+		wantCounts: [2]int32{1, 1},
+	}, {
 		name: "KEDA rejects the ScaledObject",
 		obs: observed{Deployment: dep(1, progressing), InitialReplicas: 1, ScaledObject: &kedav1alpha1.ScaledObject{
 			Status: kedav1alpha1.ScaledObjectStatus{Conditions: kedav1alpha1.Conditions{{Type: kedav1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: "ScaledObjectCheckFailed", Message: "bad"}}},
@@ -104,6 +119,11 @@ func TestComputeStatus(t *testing.T) {
 			if tc.healthy {
 				rev.Status.InitializeConditions()
 				rev.Status.MarkContainerHealthyTrue()
+			}
+			if tc.failed {
+				rev.Status.InitializeConditions()
+				rev.Status.MarkContainerHealthyFalse("ExitCode5", `Container failed with: container "user-container" exited with code 5`)
+				rev.Status.MarkResourcesAvailableFalse("ExitCode5", `Container failed with: container "user-container" exited with code 5`)
 			}
 			computeStatus(rev, tc.obs)
 			check := func(typ apis.ConditionType, want cond) {

@@ -126,6 +126,27 @@ func TestReconcileProgramsTraffic(t *testing.T) {
 	}
 }
 
+// A new revision of a configuration the route follows is created active and
+// stays active while it becomes ready; the route keeps serving the old one.
+func TestLatestCreatedRevisionStaysActive(t *testing.T) {
+	clk := clocktesting.NewFakePassiveClock(time.Unix(1_000_000, 0))
+	cfg := configuration("hello-00001")
+	cfg.Status.LatestCreatedRevisionName = "hello-00002"
+	next := &v1.Revision{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "hello-00002", Generation: 1,
+		Labels:      map[string]string{serving.ConfigurationLabelKey: "hello"},
+		Annotations: map[string]string{serving.RoutesAnnotationKey: "hello"}}}
+	next.SetRoutingState(v1.RoutingStateActive, clk.Now())
+	r, c := newReconciler(t, clk, testRoute(nil), cfg, readyRevision("hello-00001"), next, activatorSlice())
+	reconcileOnce(t, r)
+	for _, name := range []string{"hello-00001", "hello-00002"} {
+		rev := &v1.Revision{}
+		_ = c.Get(context.Background(), client.ObjectKey{Namespace: "ns", Name: name}, rev)
+		if rev.GetRoutingState() != v1.RoutingStateActive || rev.Annotations[serving.RoutesAnnotationKey] != "hello" {
+			t.Errorf("%s: routing state %q, routes %q; want active, hello", name, rev.GetRoutingState(), rev.Annotations[serving.RoutesAnnotationKey])
+		}
+	}
+}
+
 func TestReconcileMissingConfiguration(t *testing.T) {
 	clk := clocktesting.NewFakePassiveClock(time.Unix(1_000_000, 0))
 	r, c := newReconciler(t, clk, testRoute(nil), readyRevision("hello-00001"))

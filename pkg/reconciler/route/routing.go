@@ -20,11 +20,14 @@ import (
 // them traffic (serving.knative.dev/routes) and the revisions' routing state
 // (active / reserve), which garbage collection and scale-to-zero read.
 func (r *Reconciler) syncRoutingState(ctx context.Context, route *v1.Route, served []resources.Target) error {
-	routedRevs, routedConfigs := map[string]bool{}, map[string]bool{}
+	routedRevs, routedConfigs, followsLatest := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, t := range served {
 		routedRevs[t.RevisionName] = true
 		if t.ConfigurationName != "" {
 			routedConfigs[t.ConfigurationName] = true
+			if t.LatestRevision != nil && *t.LatestRevision {
+				followsLatest[t.ConfigurationName] = true
+			}
 		}
 	}
 
@@ -39,6 +42,13 @@ func (r *Reconciler) syncRoutingState(ctx context.Context, route *v1.Route, serv
 		cfg := &v1.Configuration{}
 		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: route.Namespace, Name: name}, cfg); err == nil {
 			configs.Items = append(configs.Items, *cfg)
+			// As in Knative, the latest created revision of a configuration
+			// this route follows counts as routed before it is ready: it was
+			// created active, and demoting it to reserve until it is ready
+			// would drop its min-scale just when it is about to take traffic.
+			if latest := cfg.Status.LatestCreatedRevisionName; followsLatest[name] && latest != "" {
+				routedRevs[latest] = true
+			}
 		}
 	}
 	done := map[string]bool{}
