@@ -65,6 +65,10 @@ type Options struct {
 	// Revision, if set, replaces the revision reconciler's options apart from
 	// Config and ConfigChanged (tests use it to inject a digest resolver).
 	Revision *revision.Options
+	// SkipNameValidation lets several managers register the same
+	// controllers in one process (controller-runtime refuses that by
+	// default); tests of leader election run two replicas this way.
+	SkipNameValidation bool
 }
 
 func (o Options) withDefaults() Options {
@@ -123,7 +127,7 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, *config.Store, error) {
 		LeaderElectionNamespace: opts.SystemNamespace,
 		// Stepping down cleanly lets the next leader start at once.
 		LeaderElectionReleaseOnCancel: true,
-		Controller:                    ctrlconfig.Controller{MaxConcurrentReconciles: opts.Workers},
+		Controller:                    ctrlconfig.Controller{MaxConcurrentReconciles: opts.Workers, SkipNameValidation: &opts.SkipNameValidation},
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			// Only csclr's own ConfigMaps and Secrets and the revisions'
 			// pods are cached, whatever else the cluster holds (RBAC grants
