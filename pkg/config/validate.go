@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -11,7 +12,7 @@ import (
 // in silence (keeping its previous configuration and recording an event).
 // A ConfigMap csclr does not read is valid.
 func Validate(cm *corev1.ConfigMap) error {
-	if !isName(cm.Name) {
+	if !slices.Contains(Names, cm.Name) {
 		return nil
 	}
 	c := Default()
@@ -19,13 +20,4 @@ func Validate(cm *corev1.ConfigMap) error {
 		return fmt.Errorf("ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err)
 	}
 	return nil
-}
-
-func isName(name string) bool {
-	for _, n := range Names {
-		if n == name {
-			return true
-		}
-	}
-	return false
 }

@@ -75,7 +75,7 @@ func TestConfigChangesReachExistingRevisions(t *testing.T) {
 	// The reconcilers are done with the revision, and it has no pods, so no
 	// requeue is due: from here on only the config watch can update the
 	// Deployment (without the settling, this test passes without it).
-	settled(t, k8s, rev, dep)
+	testenv.WaitSettled(t, k8s, 3*time.Second, 30*time.Second, rev, dep)
 	defaults := config.Default().Deployment
 	if got := queueOf(dep).Image; got != defaults.QueueSidecarImage || *dep.Spec.ProgressDeadlineSeconds != int32(defaults.ProgressDeadline.Seconds()) {
 		t.Fatalf("before the change: queue image %s, progress deadline %ds; want the defaults %s, %s",
@@ -130,30 +130,6 @@ func queueOf(dep *appsv1.Deployment) *corev1.Container {
 		}
 	}
 	return &corev1.Container{}
-}
-
-// settled waits until objs (each with its namespace and name set) have
-// stayed unchanged for 3s, the reconcilers done with them; it leaves the
-// last version read in each.
-func settled(t *testing.T, k8s client.Client, objs ...client.Object) {
-	t.Helper()
-	last, since := "", time.Now()
-	waitFor(t, "the revision settling", func() error {
-		versions := ""
-		for _, o := range objs {
-			if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
-				return err
-			}
-			versions += o.GetResourceVersion() + " "
-		}
-		if versions != last {
-			last, since = versions, time.Now()
-		}
-		if quiet := time.Since(since); quiet < 3*time.Second {
-			return fmt.Errorf("resource versions %slast changed %s ago", versions, quiet.Round(time.Millisecond))
-		}
-		return nil
-	})
 }
 
 // createConfigMap creates the ConfigMap ns/name with data.

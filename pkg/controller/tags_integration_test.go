@@ -16,6 +16,8 @@ import (
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"csclr.dev/csclr/internal/testenv"
 )
 
 // Editing config-features' tag-header-based-routing reaches existing Routes
@@ -69,7 +71,7 @@ func TestTagHeaderRoutingFollowsConfigFeatures(t *testing.T) {
 	rules("no header rule by default")
 	// From here on nothing but config-features changes, so only the Route
 	// reconciler's watch on it can bring the rules.
-	quiet(t, hr, &v1.Route{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tags"}})
+	testenv.WaitSettled(t, k8s, 2*time.Second, 20*time.Second, hr, &v1.Route{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "tags"}})
 
 	configMap(t, "config-features", map[string]string{"tag-header-based-routing": "Enabled"})
 	rules("a header rule once Enabled", "old")
@@ -81,27 +83,4 @@ func TestTagHeaderRoutingFollowsConfigFeatures(t *testing.T) {
 		t.Fatal(err)
 	}
 	rules("no header rule once config-features is deleted")
-}
-
-// quiet waits until objs (namespace and name set) have kept their resource
-// versions for 2s: the reconcilers are done with them.
-func quiet(t *testing.T, objs ...client.Object) {
-	t.Helper()
-	last, since := "", time.Now()
-	eventually(t, "the objects settling", func() error {
-		versions := ""
-		for _, o := range objs {
-			if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
-				return err
-			}
-			versions += o.GetResourceVersion() + " "
-		}
-		if versions != last {
-			last, since = versions, time.Now()
-		}
-		if d := time.Since(since); d < 2*time.Second {
-			return fmt.Errorf("resource versions %slast changed %s ago", versions, d.Round(time.Millisecond))
-		}
-		return nil
-	})
 }
