@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 )
 
 func main() {
+	runtime.GOMAXPROCS(queue.Procs(os.LookupEnv, runtime.GOMAXPROCS(0), runtime.NumCPU()))
 	// Request lines are batched: a write per line costs throughput.
 	out := logbuf.New(os.Stdout, 64<<10, 100*time.Millisecond)
 	log := slog.New(slog.NewJSONHandler(out, nil))

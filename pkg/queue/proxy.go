@@ -15,15 +15,19 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"csclr.dev/csclr/pkg/h1"
 )
 
 // NewTransport returns the one transport to the user container, shared by
 // all requests: HTTP/1.1 with keep-alives for HTTP/1 requests and
 // prior-knowledge h2c for HTTP/2 ones (gRPC needs HTTP/2 end to end).
-// Environment proxies are ignored: the container is on localhost.
+// Simple HTTP/1 requests are sent on the serving goroutine (package h1),
+// the rest by net/http's Transport. Environment proxies are ignored: the
+// container is on localhost.
 func NewTransport() http.RoundTripper {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	h1 := &http.Transport{
+	std := &http.Transport{
 		DialContext:         dialer.DialContext,
 		MaxIdleConns:        1000,
 		MaxIdleConnsPerHost: 1000, // one host: the container
@@ -39,7 +43,11 @@ func NewTransport() http.RoundTripper {
 		Protocols:          new(http.Protocols),
 	}
 	h2c.Protocols.SetUnencryptedHTTP2(true)
-	return protocolSwitch{h1: h1, h2c: h2c}
+	direct := h1.New(h1.Options{
+		Dial: dialer.DialContext, Fallback: std, MaxIdlePerAddr: 1000,
+		IdleTimeout: 60 * time.Second, BufferSize: 16 << 10,
+	})
+	return protocolSwitch{h1: direct, h2c: h2c}
 }
 
 type protocolSwitch struct{ h1, h2c http.RoundTripper }
