@@ -14,8 +14,8 @@ func TestProcs(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
-		name                 string
-		env                  func(string) (string, bool)
+		name                  string
+		env                   func(string) (string, bool)
 		current, numCPU, want int
 	}{
 		{"no limit, many CPUs: one", env(), 16, 16, 1},
