@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"csclr.dev/csclr/internal/testenv"
@@ -36,7 +37,7 @@ func TestConfigChangesReachExistingRevisions(t *testing.T) {
 	k8s := env.Client
 	const sys, ns = config.DefaultSystemNamespace, "app"
 	ctx, cancel := context.WithCancel(context.Background())
-	mgr, err := env.NewManager()
+	mgr, err := env.NewManager(func(o *ctrl.Options) { o.Cache = CacheOptions(sys) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,10 @@ import (
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	"go.uber.org/zap"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -34,6 +37,7 @@ import (
 	"csclr.dev/csclr/pkg/config"
 	"csclr.dev/csclr/pkg/reconciler/configuration"
 	"csclr.dev/csclr/pkg/reconciler/revision"
+	revresources "csclr.dev/csclr/pkg/reconciler/revision/resources"
 	"csclr.dev/csclr/pkg/reconciler/route"
 	"csclr.dev/csclr/pkg/reconciler/service"
 	"csclr.dev/csclr/pkg/webhook"
@@ -114,10 +118,6 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, *config.Store, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("building the scheme: %w", err)
 	}
-	revisionPods, err := labels.NewRequirement(serving.RevisionLabelKey, selection.Exists, nil)
-	if err != nil {
-		return nil, nil, err
-	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
@@ -128,14 +128,7 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, *config.Store, error) {
 		// Stepping down cleanly lets the next leader start at once.
 		LeaderElectionReleaseOnCancel: true,
 		Controller:                    ctrlconfig.Controller{MaxConcurrentReconciles: opts.Workers, SkipNameValidation: &opts.SkipNameValidation},
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			// Only csclr's own ConfigMaps and Secrets and the revisions'
-			// pods are cached, whatever else the cluster holds (RBAC grants
-			// ConfigMaps and Secrets in the system namespace only).
-			&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{opts.SystemNamespace: {}}},
-			&corev1.Secret{}:    {Namespaces: map[string]cache.Config{opts.SystemNamespace: {}}},
-			&corev1.Pod{}:       {Label: labels.NewSelector().Add(*revisionPods)},
-		}},
+		Cache:                         CacheOptions(opts.SystemNamespace),
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("creating the controller manager: %w", err)
@@ -151,6 +144,57 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, *config.Store, error) {
 		return nil, nil, err
 	}
 	return mgr, store, nil
+}
+
+// CacheOptions scope the manager's cache to what the controller reads, so
+// that its memory grows with csclr's objects, not with the cluster: csclr's
+// own ConfigMaps and Secrets (RBAC grants them in the system namespace
+// only), the revisions' pods, and of each kind csclr creates only the
+// objects it creates, by a label every one of them carries:
+//
+//   - Deployments and KEDA ScaledObjects: serving.knative.dev/revision
+//     (only revisions own them);
+//   - Services: csclr.dev/managed-by=controller.csclr.dev (a revision's two
+//     and a Route's apex Service have no other label in common);
+//   - EndpointSlices: endpointslice.kubernetes.io/managed-by=
+//     controller.csclr.dev (revisions' and Routes' alike), and every
+//     EndpointSlice of the system namespace, where the activator's are
+//     (Kubernetes writes those);
+//   - HTTPRoutes and Ingresses: serving.knative.dev/route (only Routes own
+//     them).
+//
+// A child whose label a user removed, or that an older csclr created
+// without it, is not in the cache; the reconcilers read it without the
+// cache when its create fails with AlreadyExists, and relabel it if it is
+// theirs (package reconciler/children).
+func CacheOptions(systemNamespace string) cache.Options {
+	exists := func(key string) labels.Selector {
+		req, err := labels.NewRequirement(key, selection.Exists, nil)
+		if err != nil {
+			panic(err) // only an invalid constant key can cause it
+		}
+		return labels.NewSelector().Add(*req)
+	}
+	managedBy := func(key string) labels.Selector {
+		return labels.SelectorFromSet(labels.Set{key: revresources.ManagedByValue})
+	}
+	revisionChildren, routeChildren := exists(serving.RevisionLabelKey), exists(serving.RouteLabelKey)
+	systemOnly := map[string]cache.Config{systemNamespace: {}}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.ConfigMap{}:          {Namespaces: systemOnly},
+		&corev1.Secret{}:             {Namespaces: systemOnly},
+		&corev1.Pod{}:                {Label: revisionChildren},
+		&appsv1.Deployment{}:         {Label: revisionChildren},
+		&kedav1alpha1.ScaledObject{}: {Label: revisionChildren},
+		&corev1.Service{}:            {Label: managedBy(revresources.ManagedByLabelKey)},
+		&discoveryv1.EndpointSlice{}: {Namespaces: map[string]cache.Config{
+			// Everything (a nil selector would fall back to the one below).
+			systemNamespace:     {LabelSelector: labels.Everything()},
+			cache.AllNamespaces: {LabelSelector: managedBy(discoveryv1.LabelManagedBy)},
+		}},
+		&gatewayv1.HTTPRoute{}:  {Label: routeChildren},
+		&networkingv1.Ingress{}: {Label: routeChildren},
+	}}
 }
 
 func register(mgr ctrl.Manager, store *config.Store, opts Options) error {

@@ -14,7 +14,6 @@ import (
 	"knative.dev/pkg/apis"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"csclr.dev/csclr/internal/testenv"
@@ -41,11 +40,8 @@ func TestMain(m *testing.M) {
 	testenv.Main(m, testenv.Suite{
 		Scheme:     scheme,
 		Namespaces: []string{system},
-		Manager: func(o *ctrl.Options) {
-			o.Cache = cache.Options{ByObject: map[client.Object]cache.ByObject{
-				&corev1.ConfigMap{}: {Namespaces: map[string]cache.Config{system: {}}},
-			}}
-		},
+		// The caches scoped as in production.
+		Manager: func(o *ctrl.Options) { o.Cache = controller.CacheOptions(system) },
 		Setup: func(_ context.Context, e *testenv.Env, mgr ctrl.Manager) error {
 			env, k8s = e, e.Client
 			return controller.RegisterCore(mgr, config.NewStore(system), system)

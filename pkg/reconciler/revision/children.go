@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"csclr.dev/csclr/pkg/reconciler/changes"
+	"csclr.dev/csclr/pkg/reconciler/children"
 )
 
 // notOwnedError says a child's name is taken by an object the revision does
@@ -30,16 +31,23 @@ func (e notOwnedError) Error() string { return v1.ResourceNotOwnedMessage(e.kind
 // same type. It returns the object as stored: desired itself after a
 // create (the cache may not have it yet), else existing. Writes are noted in
 // written, for one event per reconcile.
+//
+// The cache holds only children with csclr's labels: one it does not show
+// may still exist (a user removed its label), which the create finds out;
+// it is then read without the cache and, if it is the revision's, updated
+// back to desired, labels included (children.CreateOrRead).
 func (r *Reconciler) applyChild(ctx context.Context, rev *v1.Revision, written *changes.Log, kind string, desired, existing client.Object, inSync func() bool, copySpec func()) (client.Object, error) {
 	err := r.client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
 	if apierrs.IsNotFound(err) {
-		if err := r.client.Create(ctx, desired); err != nil {
+		created, err := children.CreateOrRead(ctx, r.client, r.reader, desired, existing)
+		if err != nil {
 			return nil, fmt.Errorf("creating %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
 		}
-		written.Created(kind, desired.GetName())
-		return desired, nil
-	}
-	if err != nil {
+		if created {
+			written.Created(kind, desired.GetName())
+			return desired, nil
+		}
+	} else if err != nil {
 		return nil, fmt.Errorf("reading %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
 	}
 	if !metav1.IsControlledBy(existing, rev) {

@@ -18,8 +18,10 @@ import (
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"csclr.dev/csclr/internal/testenv"
+	"csclr.dev/csclr/pkg/controller"
 	"csclr.dev/csclr/pkg/reconciler/revision"
 )
 
@@ -56,8 +58,11 @@ func (f fakeResolver) Resolve(ctx context.Context, image string, pull revision.P
 
 func TestMain(m *testing.M) {
 	testenv.Main(m, testenv.Suite{
-		Scheme:     testenv.NewScheme(revision.AddToScheme),
+		// HTTPRoutes only for the cache options, which scope them too.
+		Scheme:     testenv.NewScheme(revision.AddToScheme, gatewayv1.Install),
 		Namespaces: []string{cfg.SystemNamespace},
+		// The caches scoped as in production.
+		Manager: func(o *ctrl.Options) { o.Cache = controller.CacheOptions(cfg.SystemNamespace) },
 		Setup: func(_ context.Context, env *testenv.Env, mgr ctrl.Manager) error {
 			k8s = env.Client
 			return revision.SetupWithManager(mgr, revision.Options{

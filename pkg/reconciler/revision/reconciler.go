@@ -20,6 +20,7 @@ import (
 
 	"csclr.dev/csclr/pkg/names"
 	"csclr.dev/csclr/pkg/reconciler/changes"
+	"csclr.dev/csclr/pkg/reconciler/children"
 	"csclr.dev/csclr/pkg/reconciler/revision/resources"
 )
 
@@ -28,7 +29,11 @@ const digestRetry = 30 * time.Second
 
 // Reconciler reconciles one Revision at a time.
 type Reconciler struct {
-	client   client.Client
+	client client.Client
+	// reader reads without the cache, which holds only the children that
+	// carry csclr's labels (see package children).
+	reader client.Reader
+
 	config   func(context.Context) Config
 	clock    clock.PassiveClock
 	resolver DigestResolver
@@ -179,8 +184,10 @@ func podReady(p *corev1.Pod) bool {
 // reconcileEndpoints decides serve or proxy and writes the public
 // EndpointSlice. It returns when to decide again (hysteresis), or 0.
 func (r *Reconciler) reconcileEndpoints(ctx context.Context, rev *v1.Revision, cfg Config, written *changes.Log, ready []discoveryv1.Endpoint) (time.Duration, error) {
+	// The slice keeps the mode and its hysteresis clock: read it without
+	// the cache if the cache does not have it (a user removed its label).
 	current := &discoveryv1.EndpointSlice{}
-	err := r.client.Get(ctx, client.ObjectKey{Namespace: rev.Namespace, Name: names.PublicEndpointSlice(rev.Name)}, current)
+	err := children.Get(ctx, r.client, r.reader, client.ObjectKey{Namespace: rev.Namespace, Name: names.PublicEndpointSlice(rev.Name)}, current)
 	if apierrs.IsNotFound(err) {
 		current = nil
 	} else if err != nil {

@@ -31,12 +31,14 @@ const ControllerName = "revision-controller"
 // every revision in proxy mode); an event on opts.ConfigChanged reconciles
 // every Revision.
 //
-// The manager's cache holds every Pod and EndpointSlice it is asked for;
-// to keep memory low, restrict Pods to those labelled
-// serving.knative.dev/revision in the manager's cache options.
+// The manager's cache holds every object of these kinds it is asked for;
+// to keep memory low, restrict it in the manager's cache options to the
+// objects csclr creates (controller.CacheOptions): the reconciler reads a
+// child the cache does not show without it before it creates it again.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	r := &Reconciler{
 		client:   mgr.GetClient(),
+		reader:   mgr.GetAPIReader(),
 		config:   opts.Config,
 		clock:    opts.Clock,
 		resolver: opts.Resolver,

@@ -18,6 +18,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"csclr.dev/csclr/pkg/reconciler/changes"
+	"csclr.dev/csclr/pkg/reconciler/children"
 	revresources "csclr.dev/csclr/pkg/reconciler/revision/resources"
 	"csclr.dev/csclr/pkg/reconciler/route/resources"
 )
@@ -100,19 +101,26 @@ func (r *Reconciler) applyRouting(ctx context.Context, route *v1.Route, written 
 // Labels and annotations are replaced, so keys removed upstream go away.
 // Writes are noted in written (one event per reconcile); failures are
 // recorded at once.
+//
+// The cache holds only children with csclr's labels: one it does not show
+// may still exist (a user removed its label), which the create finds out;
+// it is then read without the cache and, if it is the Route's, updated
+// back to want, labels included (children.CreateOrRead).
 func apply[T client.Object](r *Reconciler, ctx context.Context, route *v1.Route, written *changes.Log, want, have T, sync func(have, want T) bool) error {
 	kind := fmt.Sprintf("%T", want)
 	kind = kind[strings.LastIndex(kind, ".")+1:] // *v1.HTTPRoute → HTTPRoute
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(want), have)
 	if apierrors.IsNotFound(err) {
-		if err := r.Client.Create(ctx, want); err != nil {
+		created, err := children.CreateOrRead(ctx, r.Client, r.apiReader(), want, have)
+		if err != nil {
 			r.Recorder.Eventf(route, want, corev1.EventTypeWarning, "CreationFailed", "Create", "Failed to create %s %q: %v", kind, want.GetName(), err)
 			return fmt.Errorf("creating %s %s/%s for route %s: %w", kind, want.GetNamespace(), want.GetName(), route.Name, err)
 		}
-		written.Created(kind, want.GetName())
-		return nil
-	}
-	if err != nil {
+		if created {
+			written.Created(kind, want.GetName())
+			return nil
+		}
+	} else if err != nil {
 		return fmt.Errorf("reading %s %s/%s: %w", kind, want.GetNamespace(), want.GetName(), err)
 	}
 	if !metav1.IsControlledBy(have, route) {

@@ -81,6 +81,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 
 	r := &Reconciler{
 		Client:          mgr.GetClient(),
+		APIReader:       mgr.GetAPIReader(),
 		Recorder:        mgr.GetEventRecorder("route-controller"),
 		Clock:           opts.Clock,
 		WithConfig:      opts.WithConfig,

@@ -21,6 +21,7 @@ import (
 
 	"csclr.dev/csclr/pkg/names"
 	"csclr.dev/csclr/pkg/reconciler/changes"
+	"csclr.dev/csclr/pkg/reconciler/children"
 	"csclr.dev/csclr/pkg/reconciler/knstatus"
 	"csclr.dev/csclr/pkg/reconciler/route/resources"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -28,9 +29,12 @@ import (
 
 // Reconciler programs a Route's traffic.
 type Reconciler struct {
-	Client   client.Client
-	Recorder events.EventRecorder
-	Clock    clock.PassiveClock
+	Client client.Client
+	// APIReader reads without the cache, which holds only the children
+	// that carry csclr's labels (see package children); nil is Client.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
 	// WithConfig puts the cluster configuration into the context
 	// (config.Store.ToContext).
 	WithConfig func(context.Context) context.Context
@@ -62,6 +66,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{RequeueAfter: requeue}, err
 }
 
+func (r *Reconciler) apiReader() client.Reader {
+	if r.APIReader == nil {
+		return r.Client
+	}
+	return r.APIReader
+}
+
 // reconcile returns how soon a gradual rollout needs the next step.
 func (r *Reconciler) reconcile(ctx context.Context, route *v1.Route, written *changes.Log) (time.Duration, error) {
 	url, err := resources.URL(ctx, route, "")
@@ -76,9 +87,11 @@ func (r *Reconciler) reconcile(ctx context.Context, route *v1.Route, written *ch
 		return 0, err
 	}
 
+	// The HTTPRoute keeps the rollout's state: read it without the cache
+	// if the cache does not have it (a user removed its label).
 	var prev *resources.Rollout
 	httproute := &gatewayv1.HTTPRoute{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: route.Namespace, Name: names.HTTPRoute(route.Name)}, httproute); err == nil {
+	if err := children.Get(ctx, r.Client, r.apiReader(), client.ObjectKey{Namespace: route.Namespace, Name: names.HTTPRoute(route.Name)}, httproute); err == nil {
 		prev = resources.ParseRollout(httproute.Annotations[resources.RolloutAnnotation])
 	} else if !apierrors.IsNotFound(err) {
 		return 0, fmt.Errorf("reading httproute %s/%s: %w", route.Namespace, route.Name, err)

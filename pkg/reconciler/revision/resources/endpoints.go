@@ -27,7 +27,10 @@ const (
 
 // Labels and annotations on the public EndpointSlice.
 const (
-	// A label value may not hold a slash, so not "csclr.dev/controller".
+	// ManagedByValue is the value of the EndpointSlices' standard
+	// endpointslice.kubernetes.io/managed-by label, and of
+	// ManagedByLabelKey on Services. A label value may not hold a slash, so
+	// not "csclr.dev/controller".
 	ManagedByValue = "controller.csclr.dev"
 	// ModeLabelKey carries the Mode, so that activator changes only wake the
 	// revisions that are in proxy mode.

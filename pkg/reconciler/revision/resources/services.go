@@ -37,9 +37,18 @@ func MakePublicService(rev *v1.Revision) *corev1.Service {
 	return makeService(rev, names.PublicService(rev.Name))
 }
 
+// ManagedByLabelKey, set to ManagedByValue, is on every Service csclr
+// creates: a revision's two and a Route's apex Service have no other label in
+// common, and the controller caches only the Services that carry it. The
+// other kinds it creates are told apart by labels they already had (see
+// controller.CacheOptions), so it is on Services only.
+const ManagedByLabelKey = "csclr.dev/managed-by"
+
 func makeService(rev *v1.Revision, name string) *corev1.Service {
+	meta := makeObjectMeta(rev, name)
+	meta.Labels[ManagedByLabelKey] = ManagedByValue
 	return &corev1.Service{
-		ObjectMeta: makeObjectMeta(rev, name),
+		ObjectMeta: meta,
 		Spec: corev1.ServiceSpec{
 			Type:  corev1.ServiceTypeClusterIP,
 			Ports: servicePorts(),

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"knative.dev/serving/pkg/apis/serving"
@@ -21,6 +22,11 @@ func wantPorts() []corev1.ServicePort {
 }
 
 func TestMakeServices(t *testing.T) {
+	wantMeta := func(name string) metav1.ObjectMeta {
+		m := wantMeta(name)
+		m.Labels[ManagedByLabelKey] = ManagedByValue
+		return m
+	}
 	private := &corev1.Service{
 		ObjectMeta: wantMeta("hello-00001-private"),
 		Spec: corev1.ServiceSpec{

@@ -127,8 +127,10 @@ func TestResolveTrafficErrors(t *testing.T) {
 }
 
 func TestMakeService(t *testing.T) {
+	meta := wantMeta("hello")
+	meta.Labels[revresources.ManagedByLabelKey] = revresources.ManagedByValue
 	want := &corev1.Service{
-		ObjectMeta: wantMeta("hello"),
+		ObjectMeta: meta,
 		Spec: corev1.ServiceSpec{
 			Type: corev1.ServiceTypeClusterIP,
 			Ports: []corev1.ServicePort{

@@ -39,9 +39,14 @@ func objectMeta(route *v1.Route, name string) metav1.ObjectMeta {
 // that an unmeshed caller of {route}.{ns}.svc gets the same split as an
 // external one, while Linkerd applies the HTTPRoute attached to it for meshed
 // callers. Port 80 carries HTTP/1.1, port 81 h2c, both to the activator.
+//
+// It is labelled revresources.ManagedByLabelKey, like a revision's Services:
+// the controller caches only the Services that carry it.
 func MakeService(route *v1.Route) *corev1.Service {
+	meta := objectMeta(route, names.RouteService(route.Name))
+	meta.Labels[revresources.ManagedByLabelKey] = revresources.ManagedByValue
 	return &corev1.Service{
-		ObjectMeta: objectMeta(route, names.RouteService(route.Name)),
+		ObjectMeta: meta,
 		Spec: corev1.ServiceSpec{
 			Type: corev1.ServiceTypeClusterIP,
 			Ports: []corev1.ServicePort{{
