@@ -20,6 +20,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"syscall"
 	"time"
 )
@@ -201,7 +203,9 @@ func (c *conn) roundTrip(ctx context.Context, r *http.Request) (*http.Response, 
 	return res, nil
 }
 
-// readFinal reads past informational (1xx) responses to the final one.
+// readFinal reads past informational (1xx) responses to the final one,
+// passing them to the request's trace (httputil.ReverseProxy relays them
+// to its client that way).
 func readFinal(br *bufio.Reader, r *http.Request) (*http.Response, error) {
 	if _, err := br.Peek(1); err != nil {
 		if err == io.EOF || errors.Is(err, syscall.ECONNRESET) {
@@ -216,6 +220,11 @@ func readFinal(br *bufio.Reader, r *http.Request) (*http.Response, error) {
 		}
 		if res.StatusCode >= 200 || res.StatusCode == http.StatusSwitchingProtocols {
 			return res, nil
+		}
+		if trace := httptrace.ContextClientTrace(r.Context()); trace != nil && trace.Got1xxResponse != nil {
+			if err := trace.Got1xxResponse(res.StatusCode, textproto.MIMEHeader(res.Header)); err != nil {
+				return nil, err
+			}
 		}
 	}
 }

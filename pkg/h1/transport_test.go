@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -285,5 +287,26 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 5s")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestInformationalResponsesReachTheTrace(t *testing.T) {
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusEarlyHints)
+		w.WriteHeader(http.StatusOK)
+	})
+	tr, _ := newTransport(t, time.Minute)
+	var got []int
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, _ textproto.MIMEHeader) error {
+		got = append(got, code)
+		return nil
+	}}
+	r := request(t, http.MethodGet, s.URL, nil)
+	r = r.WithContext(httptrace.WithClientTrace(r.Context(), trace))
+	if res, _ := do(t, tr, r); res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	if len(got) != 1 || got[0] != http.StatusEarlyHints {
+		t.Errorf("the trace saw %v, want [103]", got)
 	}
 }

@@ -35,6 +35,7 @@ import (
 
 	"csclr.dev/csclr/pkg/activator"
 	"csclr.dev/csclr/pkg/gateway"
+	"csclr.dev/csclr/pkg/h1"
 	"csclr.dev/csclr/pkg/scaler"
 	"csclr.dev/csclr/pkg/tracing"
 )
@@ -101,13 +102,15 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 	}
 
 	dialer := &net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}
-	h1 := &http.Transport{DialContext: dialer.DialContext, MaxIdleConns: 4096, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: false}
+	std := &http.Transport{DialContext: dialer.DialContext, MaxIdleConns: 4096, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: false}
+	// Simple requests are sent on the serving goroutine; the rest by std.
+	toPods := h1.New(h1.Options{Dial: dialer.DialContext, Fallback: std, MaxIdlePerAddr: 256, IdleTimeout: 90 * time.Second, BufferSize: 16 << 10})
 	h2c := &http.Transport{DialContext: dialer.DialContext, Protocols: new(http.Protocols)}
 	h2c.Protocols.SetUnencryptedHTTP2(true)
 
 	bal := activator.NewBalancer(activator.BalancerConfig{
 		Pods: l, Revisions: l, Replicas: l.Replicas, QueueDepth: cfg.QueueDepth, Clock: clk, Port: cfg.PodPort,
-		Prober: &activator.Prober{Client: &http.Client{Timeout: time.Second, Transport: h1}, Clock: clk, Interval: cfg.ProbeInterval},
+		Prober: &activator.Prober{Client: &http.Client{Timeout: time.Second, Transport: toPods}, Clock: clk, Interval: cfg.ProbeInterval},
 	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
@@ -122,7 +125,7 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 	if err != nil {
 		return err
 	}
-	chain := activator.Chain{Table: store.Load, Balancer: bal, Cold: signaller.ColdRequest, Transport: h1, H2C: h2c,
+	chain := activator.Chain{Table: store.Load, Balancer: bal, Cold: signaller.ColdRequest, Transport: toPods, H2C: h2c,
 		Clock: clk, Metrics: metrics, Tracing: tr, RetryAfter: cfg.RetryAfter}
 	if cfg.RequestLog {
 		chain.Log = log
