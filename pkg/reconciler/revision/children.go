@@ -29,14 +29,15 @@ func (e notOwnedError) Error() string { return v1.ResourceNotOwnedMessage(e.kind
 // or its labels and annotations differ. existing is an empty object of the
 // same type. It returns the object as stored: desired itself after a
 // create (the cache may not have it yet), else existing. Writes are noted in
-// written, for one event per reconcile.
+// written, for one event per reconcile; failures are recorded at once.
 func (r *Reconciler) applyChild(ctx context.Context, rev *v1.Revision, written *changes.Log, kind string, desired, existing client.Object, inSync func() bool, copySpec func()) (client.Object, error) {
 	err := r.client.Get(ctx, client.ObjectKeyFromObject(desired), existing)
 	if apierrs.IsNotFound(err) {
 		if err := r.client.Create(ctx, desired); err != nil {
+			changes.CreationFailed(r.recorder, rev, kind, desired, err)
 			return nil, fmt.Errorf("creating %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
 		}
-		written.Created(kind, desired.GetName())
+		written.Created(kind, desired)
 		return desired, nil
 	}
 	if err != nil {
@@ -54,9 +55,10 @@ func (r *Reconciler) applyChild(ctx context.Context, rev *v1.Revision, written *
 	existing.SetOwnerReferences(desired.GetOwnerReferences())
 	copySpec()
 	if err := r.client.Update(ctx, existing); err != nil {
+		changes.UpdateFailed(r.recorder, rev, kind, existing, err)
 		return nil, fmt.Errorf("updating %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
 	}
-	written.Updated(kind, desired.GetName())
+	written.Updated(kind, existing)
 	return existing, nil
 }
 
