@@ -28,6 +28,7 @@ import (
 // controller-manager: tests play their part by writing pod and Deployment
 // status.
 var (
+	env   *testenv.Env
 	k8s   client.Client
 	nsSeq atomic.Int32
 	cfg   = revision.DefaultConfig()
@@ -58,8 +59,8 @@ func TestMain(m *testing.M) {
 	testenv.Main(m, testenv.Suite{
 		Scheme:     testenv.NewScheme(revision.AddToScheme),
 		Namespaces: []string{cfg.SystemNamespace},
-		Setup: func(_ context.Context, env *testenv.Env, mgr ctrl.Manager) error {
-			k8s = env.Client
+		Setup: func(_ context.Context, e *testenv.Env, mgr ctrl.Manager) error {
+			env, k8s = e, e.Client
 			return revision.SetupWithManager(mgr, revision.Options{
 				Config:   func(context.Context) revision.Config { return cfg },
 				Resolver: fakeResolver{registry: revision.RegistryResolver{Reader: mgr.GetAPIReader()}},
