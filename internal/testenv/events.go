@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,16 +93,17 @@ func WaitEvent(t testing.TB, c client.Client, obj client.Object, want WantEvent,
 	return eventsv1.Event{}
 }
 
-// Warnings lists the Warning events in namespace ns, as "Kind/name Reason:
-// note".
-func Warnings(ctx context.Context, c client.Reader, ns string) ([]string, error) {
+// Warnings lists the Warning events in namespace ns that the controllers
+// reported (all of them when none is named), as "Kind/name Reason: note".
+// The apiserver reports some of its own (a Service's ClusterIP repaired).
+func Warnings(ctx context.Context, c client.Reader, ns string, controllers ...string) ([]string, error) {
 	list := &eventsv1.EventList{}
 	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, e := range list.Items {
-		if e.Type == corev1.EventTypeWarning {
+		if e.Type == corev1.EventTypeWarning && (len(controllers) == 0 || slices.Contains(controllers, e.ReportingController)) {
 			out = append(out, fmt.Sprintf("%s/%s %s: %s", e.Regarding.Kind, e.Regarding.Name, e.Reason, e.Note))
 		}
 	}

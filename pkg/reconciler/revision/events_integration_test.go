@@ -16,6 +16,7 @@ import (
 
 	"csclr.dev/csclr/internal/testenv"
 	"csclr.dev/csclr/pkg/names"
+	"csclr.dev/csclr/pkg/reconciler/revision"
 )
 
 // The events the Revision reconciler records on a Revision for the children
@@ -105,7 +106,7 @@ func TestRevisionEvents(t *testing.T) {
 				testenv.WaitEvent(t, k8s, revisionRef(ns, rev), want, 20*time.Second)
 			}
 			if tt.quiet {
-				warnings, err := testenv.Warnings(context.Background(), k8s, ns)
+				warnings, err := testenv.Warnings(context.Background(), k8s, ns, revision.ControllerName)
 				if err != nil || len(warnings) > 0 {
 					t.Errorf("warnings in %s: %q (%v), want none", ns, warnings, err)
 				}
