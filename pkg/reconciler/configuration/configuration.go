@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	"csclr.dev/csclr/pkg/reconciler/changes"
 	"csclr.dev/csclr/pkg/reconciler/configuration/resources"
 	"csclr.dev/csclr/pkg/reconciler/knstatus"
 )
@@ -45,7 +46,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if config.DeletionTimestamp != nil {
 		return ctrl.Result{}, nil
 	}
-	if err := knstatus.Reconcile(r.WithConfig(ctx), r.Client, config, r.reconcile); err != nil {
+	if err := knstatus.Reconcile(r.WithConfig(ctx), r.Client, r.Recorder, config, r.reconcile); err != nil {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, r.collect(ctx, config)
@@ -151,11 +152,13 @@ func (r *Reconciler) latestCreated(ctx context.Context, config *v1.Configuration
 			// retry will see it, or report the name as taken.
 			return nil, fmt.Errorf("creating revision %s/%s: %w (retrying)", rev.Namespace, rev.Name, err)
 		}
-		r.Recorder.Eventf(config, nil, corev1.EventTypeWarning, "CreationFailed", "Create", "Failed to create Revision %q: %v", rev.Name, err)
+		changes.CreationFailed(r.Recorder, config, "Revision", rev, err)
 		config.Status.MarkRevisionCreationFailed(err.Error())
 		return nil, fmt.Errorf("creating revision %s/%s for configuration %s: %w", rev.Namespace, rev.Name, config.Name, err)
 	}
-	r.Recorder.Eventf(config, rev, corev1.EventTypeNormal, "Created", "Create", "Created Revision %q", rev.Name)
+	var created changes.Log
+	created.Created("Revision", rev)
+	created.Record(r.Recorder, config)
 	return rev, nil
 }
 
@@ -188,7 +191,8 @@ func contains(revs []*v1.Revision, name string) bool {
 	return false
 }
 
-// collect deletes the revisions config-gc lets go.
+// collect deletes the revisions config-gc lets go, each with a "Deleted"
+// event on the Configuration (a "DeleteFailed" warning if it could not).
 func (r *Reconciler) collect(ctx context.Context, config *v1.Configuration) error {
 	revs, err := r.revisions(ctx, config)
 	if err != nil {
@@ -196,10 +200,15 @@ func (r *Reconciler) collect(ctx context.Context, config *v1.Configuration) erro
 	}
 	for _, rev := range resources.Collectable(r.GC(), config, revs, r.Clock.Now()) {
 		log.FromContext(ctx).Info("collecting revision", "revision", rev.Name)
-		if err := r.Client.Delete(ctx, rev); client.IgnoreNotFound(err) != nil {
+		err := r.Client.Delete(ctx, rev)
+		if apierrors.IsNotFound(err) {
+			continue // deleted meanwhile, not by us
+		}
+		if err != nil {
+			changes.DeleteFailed(r.Recorder, config, "Revision", rev, err)
 			return fmt.Errorf("deleting revision %s/%s for garbage collection: %w", rev.Namespace, rev.Name, err)
 		}
-		r.Recorder.Eventf(config, rev, corev1.EventTypeNormal, "Deleted", "GarbageCollect", "Deleted stale Revision %q", rev.Name)
+		changes.Deleted(r.Recorder, config, "Revision", rev, "garbage collected (config-gc)")
 	}
 	return nil
 }

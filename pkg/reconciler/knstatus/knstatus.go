@@ -10,9 +10,12 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	duckv1 "knative.dev/pkg/apis/duck/v1"
 	pkgreconciler "knative.dev/pkg/reconciler"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"csclr.dev/csclr/pkg/reconciler/changes"
 )
 
 // Object is a Knative kind stored in the API server.
@@ -26,13 +29,20 @@ type Object[T any] interface {
 // ctx must carry the cluster config (config.Store.ToContext) so that the
 // defaults applied in memory are the cluster's. The defaulted spec is never
 // written: only the status subresource is patched, so observedGeneration and
-// the conditions are written together in one request.
-func Reconcile[T Object[T]](ctx context.Context, c client.Client, obj T, step func(context.Context, T) error) error {
+// the conditions are written together in one request. A failed status write
+// is recorded on obj through rec (Knative's Warning "UpdateFailed"); rec may
+// be nil.
+func Reconcile[T Object[T]](ctx context.Context, c client.Client, rec events.EventRecorder, obj T, step func(context.Context, T) error) error {
 	orig := obj.DeepCopy()
 	pkgreconciler.PreProcessReconcile(ctx, obj)
 	stepErr := step(ctx, obj)
 	pkgreconciler.PostProcessReconcile(ctx, obj, orig)
 	if err := PatchStatus(ctx, c, orig, obj); err != nil {
+		cause := errors.Unwrap(err) // the apiserver's answer
+		if cause == nil {
+			cause = err
+		}
+		changes.StatusUpdateFailed(rec, obj, cause)
 		return errors.Join(stepErr, err)
 	}
 	return stepErr

@@ -30,7 +30,7 @@ func (e notOwnedError) Error() string { return v1.ResourceNotOwnedMessage(e.kind
 // or its labels and annotations differ. existing is an empty object of the
 // same type. It returns the object as stored: desired itself after a
 // create (the cache may not have it yet), else existing. Writes are noted in
-// written, for one event per reconcile.
+// written, for one event per reconcile; failures are recorded at once.
 //
 // The cache holds only children with csclr's labels: one it does not show
 // may still exist (a user removed its label), which the create finds out;
@@ -41,10 +41,11 @@ func (r *Reconciler) applyChild(ctx context.Context, rev *v1.Revision, written *
 	if apierrs.IsNotFound(err) {
 		created, err := children.CreateOrRead(ctx, r.client, r.reader, desired, existing)
 		if err != nil {
+			changes.CreationFailed(r.recorder, rev, kind, desired, err)
 			return nil, fmt.Errorf("creating %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
 		}
 		if created {
-			written.Created(kind, desired.GetName())
+			written.Created(kind, desired)
 			return desired, nil
 		}
 	} else if err != nil {
@@ -62,9 +63,10 @@ func (r *Reconciler) applyChild(ctx context.Context, rev *v1.Revision, written *
 	existing.SetOwnerReferences(desired.GetOwnerReferences())
 	copySpec()
 	if err := r.client.Update(ctx, existing); err != nil {
+		changes.UpdateFailed(r.recorder, rev, kind, existing, err)
 		return nil, fmt.Errorf("updating %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
 	}
-	written.Updated(kind, desired.GetName())
+	written.Updated(kind, existing)
 	return existing, nil
 }
 

@@ -30,6 +30,7 @@ import (
 // controller-manager: tests play their part by writing pod and Deployment
 // status.
 var (
+	env   *testenv.Env
 	k8s   client.Client
 	nsSeq atomic.Int32
 	cfg   = revision.DefaultConfig()
@@ -63,8 +64,8 @@ func TestMain(m *testing.M) {
 		Namespaces: []string{cfg.SystemNamespace},
 		// The caches scoped as in production.
 		Manager: func(o *ctrl.Options) { o.Cache = controller.CacheOptions(cfg.SystemNamespace) },
-		Setup: func(_ context.Context, env *testenv.Env, mgr ctrl.Manager) error {
-			k8s = env.Client
+		Setup: func(_ context.Context, e *testenv.Env, mgr ctrl.Manager) error {
+			env, k8s = e, e.Client
 			return revision.SetupWithManager(mgr, revision.Options{
 				Config:   func(context.Context) revision.Config { return cfg },
 				Resolver: fakeResolver{registry: revision.RegistryResolver{Reader: mgr.GetAPIReader()}},

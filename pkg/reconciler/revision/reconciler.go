@@ -107,6 +107,7 @@ func (r *Reconciler) reconcile(ctx context.Context, rev *v1.Revision, cfg Config
 	recheck, err := r.reconcileEndpoints(ctx, rev, cfg, written, ready)
 	if nerr := (notOwnedError{}); errors.As(err, &nerr) {
 		st.MarkResourcesAvailableFalse(v1.ReasonNotOwned, nerr.Error())
+		r.event(rev, corev1.EventTypeWarning, v1.ReasonNotOwned, "%s", nerr.Error())
 		return ctrl.Result{}, nil
 	}
 	if err != nil {
@@ -238,6 +239,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, orig, rev *v1.Revision) er
 		return nil
 	}
 	if err := r.client.Status().Update(ctx, rev); err != nil {
+		changes.StatusUpdateFailed(r.recorder, rev, err)
 		return fmt.Errorf("writing the status of revision %s/%s: %w", rev.Namespace, rev.Name, err)
 	}
 	switch before, after := readyStatus(orig), readyStatus(rev); {

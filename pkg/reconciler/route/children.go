@@ -113,11 +113,11 @@ func apply[T client.Object](r *Reconciler, ctx context.Context, route *v1.Route,
 	if apierrors.IsNotFound(err) {
 		created, err := children.CreateOrRead(ctx, r.Client, r.apiReader(), want, have)
 		if err != nil {
-			r.Recorder.Eventf(route, want, corev1.EventTypeWarning, "CreationFailed", "Create", "Failed to create %s %q: %v", kind, want.GetName(), err)
+			changes.CreationFailed(r.Recorder, route, kind, want, err)
 			return fmt.Errorf("creating %s %s/%s for route %s: %w", kind, want.GetNamespace(), want.GetName(), route.Name, err)
 		}
 		if created {
-			written.Created(kind, want.GetName())
+			written.Created(kind, want)
 			return nil
 		}
 	} else if err != nil {
@@ -132,10 +132,10 @@ func apply[T client.Object](r *Reconciler, ctx context.Context, route *v1.Route,
 	have.SetLabels(want.GetLabels())
 	have.SetAnnotations(want.GetAnnotations())
 	if err := r.Client.Update(ctx, have); err != nil {
-		r.Recorder.Eventf(route, have, corev1.EventTypeWarning, "UpdateFailed", "Update", "Failed to update %s %q: %v", kind, have.GetName(), err)
+		changes.UpdateFailed(r.Recorder, route, kind, have, err)
 		return fmt.Errorf("updating %s %s/%s for route %s: %w", kind, have.GetNamespace(), have.GetName(), route.Name, err)
 	}
-	written.Updated(kind, have.GetName())
+	written.Updated(kind, have)
 	return nil
 }
 

@@ -57,7 +57,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	var requeue time.Duration
 	var written changes.Log
-	err := knstatus.Reconcile(r.WithConfig(ctx), r.Client, route, func(ctx context.Context, route *v1.Route) error {
+	err := knstatus.Reconcile(r.WithConfig(ctx), r.Client, r.Recorder, route, func(ctx context.Context, route *v1.Route) error {
 		var err error
 		requeue, err = r.reconcile(ctx, route, &written)
 		return err

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"knative.dev/serving/pkg/apis/serving"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"csclr.dev/csclr/pkg/reconciler/changes"
 	"csclr.dev/csclr/pkg/reconciler/route/resources"
 )
 
@@ -129,13 +129,18 @@ func (r *Reconciler) patchMeta(ctx context.Context, route *v1.Route, obj client.
 		meta["annotations"] = anns
 	}
 	body, _ := json.Marshal(map[string]any{"metadata": meta})
+	kind := "Revision"
+	if _, ok := obj.(*v1.Configuration); ok {
+		kind = "Configuration"
+	}
 	if err := r.Client.Patch(ctx, obj, client.RawPatch(types.MergePatchType, body)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil // deleted meanwhile: nothing to record
 		}
+		changes.Warn(r.Recorder, route, obj, changes.ReasonUpdateFailed, "Label", "Failed to update the routing state of %s %q: %v", kind, obj.GetName(), err)
 		return fmt.Errorf("recording the routes of %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
 	}
-	r.Recorder.Eventf(route, obj, corev1.EventTypeNormal, "Updated", "Label", "Updated the routing state of %q", obj.GetName())
+	changes.Normal(r.Recorder, route, obj, changes.ReasonUpdated, "Label", "Updated the routing state of %s %q", kind, obj.GetName())
 	return nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
@@ -40,7 +39,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, nil
 	}
 	var written changes.Log
-	err := knstatus.Reconcile(r.WithConfig(ctx), r.Client, svc, func(ctx context.Context, svc *v1.Service) error {
+	err := knstatus.Reconcile(r.WithConfig(ctx), r.Client, r.Recorder, svc, func(ctx context.Context, svc *v1.Service) error {
 		return r.reconcile(ctx, svc, &written)
 	})
 	written.Record(r.Recorder, svc)
@@ -156,22 +155,22 @@ func (r *Reconciler) route(ctx context.Context, svc *v1.Service, written *change
 func create[T client.Object](r *Reconciler, ctx context.Context, svc *v1.Service, written *changes.Log, obj T) (T, error) {
 	kind := kindOf(obj)
 	if err := r.Client.Create(ctx, obj); err != nil {
-		r.Recorder.Eventf(svc, obj, corev1.EventTypeWarning, "CreationFailed", "Create", "Failed to create %s %q: %v", kind, obj.GetName(), err)
+		changes.CreationFailed(r.Recorder, svc, kind, obj, err)
 		var zero T
 		return zero, fmt.Errorf("creating %s %s/%s for service %s: %w", kind, obj.GetNamespace(), obj.GetName(), svc.Name, err)
 	}
-	written.Created(kind, obj.GetName())
+	written.Created(kind, obj)
 	return obj, nil
 }
 
 func update[T client.Object](r *Reconciler, ctx context.Context, svc *v1.Service, written *changes.Log, obj T) (T, error) {
 	kind := kindOf(obj)
 	if err := r.Client.Update(ctx, obj); err != nil {
-		r.Recorder.Eventf(svc, obj, corev1.EventTypeWarning, "UpdateFailed", "Update", "Failed to update %s %q: %v", kind, obj.GetName(), err)
+		changes.UpdateFailed(r.Recorder, svc, kind, obj, err)
 		var zero T
 		return zero, fmt.Errorf("updating %s %s/%s for service %s: %w", kind, obj.GetNamespace(), obj.GetName(), svc.Name, err)
 	}
-	written.Updated(kind, obj.GetName())
+	written.Updated(kind, obj)
 	return obj, nil
 }
 
