@@ -7,13 +7,6 @@ import (
 	"time"
 )
 
-// peekAfter: a connection used this recently is taken as live without a
-// system call. Servers close idle connections after seconds; under load
-// connections are reused within milliseconds, and a system call is a tenth
-// of a hop's cost. A request that still finds its connection closed is
-// sent again if it is replayable; one that is not always peeks.
-const peekAfter = time.Second
-
 const defaultMaxIdle = 100
 
 // idlePool keeps the idle connections of every address, most recently
@@ -38,8 +31,13 @@ func newIdlePool(max int, idleTimeout time.Duration, now func() time.Time) *idle
 	return &idlePool{max: max, idleTimeout: idleTimeout, now: now, byAddr: map[string][]*conn{}}
 }
 
-// get returns an idle connection to addr, or nil.
-func (p *idlePool) get(addr string, replayable bool) *conn {
+// get returns an idle connection to addr, or nil. Each is peeked at first
+// (alive): one the peer closed is dropped, and so is one with bytes the
+// peer sent after the last response (a body on a 304, a wrong
+// Content-Length), which would be read as the next request's response.
+// A request that still finds its connection closed (the peer closed it
+// after the peek) is sent again if it is replayable.
+func (p *idlePool) get(addr string) *conn {
 	for {
 		p.mu.Lock()
 		conns := p.byAddr[addr]
@@ -52,8 +50,7 @@ func (p *idlePool) get(addr string, replayable bool) *conn {
 		conns[n-1] = nil
 		p.byAddr[addr] = conns[:n-1]
 		p.mu.Unlock()
-		idle := p.now().Sub(c.idleSince)
-		if p.expired(idle) || (!replayable || idle >= peekAfter) && !alive(c.Conn) {
+		if p.expired(p.now().Sub(c.idleSince)) || !alive(c.Conn) {
 			c.Conn.Close()
 			continue
 		}
@@ -99,6 +96,7 @@ func (p *idlePool) sweep() {
 			delete(p.byAddr, addr)
 		} else if i > 0 {
 			p.byAddr[addr] = append(conns[:0], conns[i:]...)
+			clear(conns[len(conns)-i:]) // the closed ones' buffers can go
 		}
 	}
 	again := len(p.byAddr) > 0

@@ -18,13 +18,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
+
+// MaxHeaderBytes bounds a response's header, its 1xx responses' included,
+// as net/http's Transport does by default: a pod must not be able to make
+// the activator, which all revisions share, buffer without end.
+const MaxHeaderBytes = 10 << 20
 
 // MaxDirectBody is the largest request body (of known length) the
 // transport writes itself; it fits in a loopback or pod network socket's
@@ -73,11 +82,14 @@ func New(o Options) *Transport {
 }
 
 // Direct reports whether the transport sends r itself: plain http, HTTP/1,
-// no upgrade, no "Expect: 100-continue", and no body or a small one of
-// known length.
+// a valid method, no upgrade, no "Expect: 100-continue", and no body or a
+// small one of known length.
 func Direct(r *http.Request) bool {
 	if r.URL.Scheme != "http" || r.ProtoMajor > 1 || r.Header["Expect"] != nil || r.Header["Upgrade"] != nil {
 		return false
+	}
+	if r.Method != "" && !httpguts.ValidHeaderFieldName(r.Method) {
+		return false // a method must be a token; net/http refuses the request
 	}
 	switch {
 	case r.Body == nil || r.Body == http.NoBody:
@@ -103,7 +115,7 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	addr := r.URL.Host
 	replay := replayable(r)
 	for {
-		c := t.idle.get(addr, replay)
+		c := t.idle.get(addr)
 		reused := c != nil
 		if c == nil {
 			var err error
@@ -137,10 +149,10 @@ func (t *Transport) connect(ctx context.Context, addr string) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{
-		Conn: nc, addr: addr, idle: t.idle,
-		br: bufio.NewReaderSize(nc, t.bufferSize), bw: bufio.NewWriterSize(nc, t.bufferSize),
-	}, nil
+	c := &conn{Conn: nc, addr: addr, idle: t.idle, bw: bufio.NewWriterSize(nc, t.bufferSize)}
+	c.header = limitedReader{r: nc, n: math.MaxInt64}
+	c.br = bufio.NewReaderSize(&c.header, t.bufferSize)
+	return c, nil
 }
 
 // replayable: sending r twice does no harm (net/http's rule, for requests
@@ -162,8 +174,11 @@ func closeBody(r *http.Request) {
 	}
 }
 
-// errNoResponse: the connection ended before any byte of a response.
-var errNoResponse = errors.New("h1: connection closed before the response started")
+var (
+	// errNoResponse: the connection ended before any byte of a response.
+	errNoResponse     = errors.New("h1: connection closed before the response started")
+	errHeaderTooLarge = fmt.Errorf("h1: response header larger than %d bytes", MaxHeaderBytes)
+)
 
 // conn is one connection, used by one request at a time.
 type conn struct {
@@ -172,7 +187,26 @@ type conn struct {
 	idle      *idlePool
 	br        *bufio.Reader
 	bw        *bufio.Writer
+	header    limitedReader // under br: bounds reading a response's header
 	idleSince time.Time
+}
+
+// limitedReader fails reads once n bytes have been read.
+type limitedReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	return n, err
 }
 
 func (c *conn) roundTrip(ctx context.Context, r *http.Request) (*http.Response, error) {
@@ -187,20 +221,64 @@ func (c *conn) roundTrip(ctx context.Context, r *http.Request) (*http.Response, 
 		}
 		return nil, err
 	}
-	err := r.Write(c.bw)
+	out, sent := r, (*trackedBody)(nil)
+	if r.Body != nil && r.Body != http.NoBody {
+		sent = &trackedBody{ReadCloser: r.Body}
+		out = new(http.Request)
+		*out = *r
+		out.Body = sent
+	}
+	err := out.Write(c.bw)
 	if err == nil {
 		err = c.bw.Flush()
 	}
-	if err != nil {
-		// The peer had closed the connection: it read none of the request.
-		return fail(errors.Join(errNoResponse, err))
+	var netErr *net.OpError
+	if err != nil && (ctx.Err() != nil || !errors.As(err, &netErr) || sent != nil && sent.err != nil) {
+		return fail(err) // cancelled, an invalid request, or its body failed
 	}
-	res, err := readFinal(c.br, r)
+	if err != nil {
+		// The peer closed the connection. It may have answered first (a
+		// 413 before reading the whole body), and a closed peer does not
+		// block the read.
+		res, rerr := c.readResponse(r)
+		if rerr != nil {
+			if errors.Is(rerr, errNoResponse) {
+				return fail(errors.Join(errNoResponse, err))
+			}
+			return fail(err)
+		}
+		res.Body = &body{ReadCloser: res.Body, c: c, stop: stop}
+		return res, nil
+	}
+	res, err := c.readResponse(r)
 	if err != nil {
 		return fail(err)
 	}
-	res.Body = &body{ReadCloser: res.Body, c: c, stop: stop, reusable: !res.Close && !r.Close}
+	// After a 101 the connection speaks another protocol.
+	reusable := !res.Close && !r.Close && res.StatusCode != http.StatusSwitchingProtocols
+	res.Body = &body{ReadCloser: res.Body, c: c, stop: stop, reusable: reusable}
 	return res, nil
+}
+
+func (c *conn) readResponse(r *http.Request) (*http.Response, error) {
+	c.header.n = MaxHeaderBytes
+	defer func() { c.header.n = math.MaxInt64 }()
+	return readFinal(c.br, r)
+}
+
+// trackedBody remembers whether reading the request body failed, which is
+// not the connection's fault.
+type trackedBody struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *trackedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }
 
 // readFinal reads past informational (1xx) responses to the final one,
@@ -236,11 +314,11 @@ type body struct {
 	c        *conn
 	stop     func() bool
 	reusable bool
-	done     bool
+	done     atomic.Bool // Close may come from another goroutine than Read
 }
 
 func (b *body) Read(p []byte) (int, error) {
-	if b.done {
+	if b.done.Load() {
 		return 0, io.EOF
 	}
 	n, err := b.ReadCloser.Read(p)
@@ -260,10 +338,9 @@ func (b *body) Close() error {
 }
 
 func (b *body) finish(atEOF bool) {
-	if b.done {
+	if !b.done.CompareAndSwap(false, true) {
 		return
 	}
-	b.done = true
 	if !b.stop() || !atEOF || !b.reusable || b.c.br.Buffered() > 0 {
 		// Cancelled, cut short, "Connection: close", or the peer sent more
 		// than the response: the connection's state is unknown.
