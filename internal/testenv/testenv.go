@@ -118,3 +118,18 @@ func (e *Env) Stop() error {
 	_ = os.RemoveAll(e.crdDir)
 	return err
 }
+
+// RunManager starts mgr until the end of the test; the cleanup stops it and
+// waits, so that it is gone before the apiserver stops.
+func RunManager(t testing.TB, mgr ctrl.Manager) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-stopped })
+}

@@ -3,7 +3,6 @@
 package controller
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -83,7 +82,7 @@ func TestScopedCaches(t *testing.T) {
 	env := testenv.Start(t, scheme)
 	k8s := env.Client
 	const sys, ns, taken = config.DefaultSystemNamespace, "app", "taken"
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := t.Context()
 	for _, n := range []string{sys, ns, taken} {
 		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}); err != nil {
 			t.Fatal(err)
@@ -136,14 +135,7 @@ func TestScopedCaches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-stopped }) // before the apiserver stops
+	testenv.RunManager(t, mgr)
 
 	// ko.local is among Knative's registries-skipping-tag-resolving: no
 	// registry is asked for a digest.

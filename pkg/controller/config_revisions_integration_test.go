@@ -36,7 +36,7 @@ func TestConfigChangesReachExistingRevisions(t *testing.T) {
 	env := testenv.Start(t, scheme)
 	k8s := env.Client
 	const sys, ns = config.DefaultSystemNamespace, "app"
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := t.Context()
 	mgr, err := env.NewManager(func(o *ctrl.Options) { o.Cache = CacheOptions(sys) })
 	if err != nil {
 		t.Fatal(err)
@@ -44,14 +44,7 @@ func TestConfigChangesReachExistingRevisions(t *testing.T) {
 	if err := register(mgr, config.NewStore(sys), Options{SystemNamespace: sys}.withDefaults()); err != nil {
 		t.Fatal(err)
 	}
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-stopped }) // before the apiserver stops
+	testenv.RunManager(t, mgr)
 	for _, n := range []string{sys, ns} {
 		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}}); err != nil {
 			t.Fatal(err)

@@ -17,6 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"csclr.dev/csclr/internal/testenv"
 )
 
 // TestReplicasShareTheSecretAndFollowItsReplacement runs a second replica
@@ -37,14 +39,7 @@ func TestReplicasShareTheSecretAndFollowItsReplacement(t *testing.T) {
 	if err := SetupWithManager(mgr, Options{Host: "127.0.0.1", Port: port, ExtraHosts: []string{"127.0.0.1"}}); err != nil {
 		t.Fatal(err)
 	}
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("second replica: %v", err)
-		}
-	}()
-	defer func() { cancel(); <-stopped }()
+	testenv.RunManager(t, mgr)
 
 	firstAddr := webhookURLHost(t)
 	secondAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
