@@ -62,6 +62,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 func (r *Reconciler) reconcile(ctx context.Context, rev *v1.Revision, cfg Config, written *changes.Log) (ctrl.Result, error) {
 	st := &rev.Status
+	// A revision never reconciled has no EndpointSlice yet: no need to
+	// look for one the cache cannot see.
+	reconciledBefore := st.ObservedGeneration > 0
 	st.InitializeConditions()
 	st.ObservedGeneration = rev.Generation
 	if !r.resolveDigests(ctx, rev, cfg) {
@@ -104,7 +107,7 @@ func (r *Reconciler) reconcile(ctx context.Context, rev *v1.Revision, cfg Config
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	recheck, err := r.reconcileEndpoints(ctx, rev, cfg, written, ready)
+	recheck, err := r.reconcileEndpoints(ctx, rev, cfg, written, ready, reconciledBefore)
 	if nerr := (notOwnedError{}); errors.As(err, &nerr) {
 		st.MarkResourcesAvailableFalse(v1.ReasonNotOwned, nerr.Error())
 		r.event(rev, corev1.EventTypeWarning, v1.ReasonNotOwned, "%s", nerr.Error())
@@ -184,11 +187,18 @@ func podReady(p *corev1.Pod) bool {
 
 // reconcileEndpoints decides serve or proxy and writes the public
 // EndpointSlice. It returns when to decide again (hysteresis), or 0.
-func (r *Reconciler) reconcileEndpoints(ctx context.Context, rev *v1.Revision, cfg Config, written *changes.Log, ready []discoveryv1.Endpoint) (time.Duration, error) {
+func (r *Reconciler) reconcileEndpoints(ctx context.Context, rev *v1.Revision, cfg Config, written *changes.Log, ready []discoveryv1.Endpoint, reconciledBefore bool) (time.Duration, error) {
 	// The slice keeps the mode and its hysteresis clock: read it without
-	// the cache if the cache does not have it (a user removed its label).
+	// the cache if the cache does not have it (a user removed its label),
+	// once the revision has been reconciled (before, there is none).
 	current := &discoveryv1.EndpointSlice{}
-	err := children.Get(ctx, r.client, r.reader, client.ObjectKey{Namespace: rev.Namespace, Name: names.PublicEndpointSlice(rev.Name)}, current)
+	key := client.ObjectKey{Namespace: rev.Namespace, Name: names.PublicEndpointSlice(rev.Name)}
+	var err error
+	if reconciledBefore {
+		err = children.Get(ctx, r.client, r.reader, key, current)
+	} else {
+		err = r.client.Get(ctx, key, current)
+	}
 	if apierrs.IsNotFound(err) {
 		current = nil
 	} else if err != nil {

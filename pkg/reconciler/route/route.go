@@ -88,10 +88,18 @@ func (r *Reconciler) reconcile(ctx context.Context, route *v1.Route, written *ch
 	}
 
 	// The HTTPRoute keeps the rollout's state: read it without the cache
-	// if the cache does not have it (a user removed its label).
+	// if the cache does not have it (a user removed its label), once the
+	// Route has served traffic (before, there is none: a new Route
+	// reconciles several times while its revision gets Ready).
 	var prev *resources.Rollout
 	httproute := &gatewayv1.HTTPRoute{}
-	if err := children.Get(ctx, r.Client, r.apiReader(), client.ObjectKey{Namespace: route.Namespace, Name: names.HTTPRoute(route.Name)}, httproute); err == nil {
+	key := client.ObjectKey{Namespace: route.Namespace, Name: names.HTTPRoute(route.Name)}
+	if len(route.Status.Traffic) > 0 {
+		err = children.Get(ctx, r.Client, r.apiReader(), key, httproute)
+	} else {
+		err = r.Client.Get(ctx, key, httproute)
+	}
+	if err == nil {
 		prev = resources.ParseRollout(httproute.Annotations[resources.RolloutAnnotation])
 	} else if !apierrors.IsNotFound(err) {
 		return 0, fmt.Errorf("reading httproute %s/%s: %w", route.Namespace, route.Name, err)
