@@ -228,34 +228,31 @@ func (c *conn) roundTrip(ctx context.Context, r *http.Request) (*http.Response, 
 		*out = *r
 		out.Body = sent
 	}
-	err := out.Write(c.bw)
-	if err == nil {
-		err = c.bw.Flush()
+	writeErr := out.Write(c.bw)
+	if writeErr == nil {
+		writeErr = c.bw.Flush()
 	}
 	var netErr *net.OpError
-	if err != nil && (ctx.Err() != nil || !errors.As(err, &netErr) || sent != nil && sent.err != nil) {
-		return fail(err) // cancelled, an invalid request, or its body failed
+	if writeErr != nil && (ctx.Err() != nil || !errors.As(writeErr, &netErr) || sent != nil && sent.err != nil) {
+		return fail(writeErr) // cancelled, an invalid request, or its body failed
 	}
-	if err != nil {
-		// The peer closed the connection. It may have answered first (a
-		// 413 before reading the whole body), and a closed peer does not
-		// block the read.
-		res, rerr := c.readResponse(r)
-		if rerr != nil {
-			if errors.Is(rerr, errNoResponse) {
-				return fail(errors.Join(errNoResponse, err))
-			}
-			return fail(err)
-		}
-		res.Body = &body{ReadCloser: res.Body, c: c, stop: stop}
-		return res, nil
-	}
+	// A write that failed on the connection means the peer closed it. It
+	// may have answered first (a 413 before reading the whole body), and a
+	// closed peer does not block the read.
 	res, err := c.readResponse(r)
 	if err != nil {
+		if writeErr != nil {
+			if errors.Is(err, errNoResponse) {
+				err = errors.Join(errNoResponse, writeErr)
+			} else {
+				err = writeErr
+			}
+		}
 		return fail(err)
 	}
-	// After a 101 the connection speaks another protocol.
-	reusable := !res.Close && !r.Close && res.StatusCode != http.StatusSwitchingProtocols
+	// After a 101 the connection speaks another protocol, and after a
+	// failed write its state is unknown.
+	reusable := writeErr == nil && !res.Close && !r.Close && res.StatusCode != http.StatusSwitchingProtocols
 	res.Body = &body{ReadCloser: res.Body, c: c, stop: stop, reusable: reusable}
 	return res, nil
 }

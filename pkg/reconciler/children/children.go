@@ -42,13 +42,14 @@ func CreateOrRead(ctx context.Context, c client.Writer, reader client.Reader, de
 }
 
 // Get reads key into obj from the cache and, when the cache has no such
-// object, from reader (the manager's uncached API reader). It is for a child
-// whose content the reconciler needs before it writes it (state kept in its
+// object and one may exist (mayExist: the owner has written it before), from
+// reader (the manager's uncached API reader). It is for a child whose
+// content the reconciler needs before it writes it (state kept in its
 // labels or annotations), which a label removed by a user must not lose. It
-// costs an API request only while the child is missing from the cache.
-func Get(ctx context.Context, cached, reader client.Reader, key client.ObjectKey, obj client.Object) error {
+// costs an API request only while such a child is missing from the cache.
+func Get(ctx context.Context, cached, reader client.Reader, key client.ObjectKey, obj client.Object, mayExist bool) error {
 	err := cached.Get(ctx, key, obj)
-	if apierrors.IsNotFound(err) {
+	if apierrors.IsNotFound(err) && mayExist {
 		return reader.Get(ctx, key, obj)
 	}
 	return err

@@ -75,22 +75,25 @@ func TestGetFallsBackToTheReader(t *testing.T) {
 	empty := fake.NewClientBuilder().Build()
 
 	got := &appsv1.Deployment{}
-	if err := Get(ctx, cached, api, key, got); err != nil || got.Labels["from"] != "cache" {
+	if err := Get(ctx, cached, api, key, got, true); err != nil || got.Labels["from"] != "cache" {
 		t.Errorf("in the cache: got %v, %v; want the cached object", got.Labels, err)
 	}
 	got = &appsv1.Deployment{}
-	if err := Get(ctx, empty, api, key, got); err != nil || got.Labels["from"] != "api" {
+	if err := Get(ctx, empty, api, key, got, true); err != nil || got.Labels["from"] != "api" {
 		t.Errorf("not in the cache: got %v, %v; want the API server's object", got.Labels, err)
 	}
-	if err := Get(ctx, empty, empty, key, &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
+	if err := Get(ctx, empty, empty, key, &appsv1.Deployment{}, true); !apierrors.IsNotFound(err) {
 		t.Errorf("nowhere: err = %v, want NotFound", err)
+	}
+	if err := Get(ctx, empty, api, key, &appsv1.Deployment{}, false); !apierrors.IsNotFound(err) {
+		t.Errorf("cannot exist yet: err = %v, want the cache's NotFound without asking the reader", err)
 	}
 	failing := fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{
 		Get: func(context.Context, client.WithWatch, client.ObjectKey, client.Object, ...client.GetOption) error {
 			return apierrors.NewServiceUnavailable("cache not synced")
 		},
 	}).Build()
-	if err := Get(ctx, failing, api, key, &appsv1.Deployment{}); !apierrors.IsServiceUnavailable(err) {
+	if err := Get(ctx, failing, api, key, &appsv1.Deployment{}, true); !apierrors.IsServiceUnavailable(err) {
 		t.Errorf("cache error: err = %v, want it returned without asking the reader", err)
 	}
 }

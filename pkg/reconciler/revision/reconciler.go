@@ -193,12 +193,7 @@ func (r *Reconciler) reconcileEndpoints(ctx context.Context, rev *v1.Revision, c
 	// once the revision has been reconciled (before, there is none).
 	current := &discoveryv1.EndpointSlice{}
 	key := client.ObjectKey{Namespace: rev.Namespace, Name: names.PublicEndpointSlice(rev.Name)}
-	var err error
-	if reconciledBefore {
-		err = children.Get(ctx, r.client, r.reader, key, current)
-	} else {
-		err = r.client.Get(ctx, key, current)
-	}
+	err := children.Get(ctx, r.client, r.reader, key, current, reconciledBefore)
 	if apierrs.IsNotFound(err) {
 		current = nil
 	} else if err != nil {

@@ -94,12 +94,7 @@ func (r *Reconciler) reconcile(ctx context.Context, route *v1.Route, written *ch
 	var prev *resources.Rollout
 	httproute := &gatewayv1.HTTPRoute{}
 	key := client.ObjectKey{Namespace: route.Namespace, Name: names.HTTPRoute(route.Name)}
-	if len(route.Status.Traffic) > 0 {
-		err = children.Get(ctx, r.Client, r.apiReader(), key, httproute)
-	} else {
-		err = r.Client.Get(ctx, key, httproute)
-	}
-	if err == nil {
+	if err := children.Get(ctx, r.Client, r.apiReader(), key, httproute, len(route.Status.Traffic) > 0); err == nil {
 		prev = resources.ParseRollout(httproute.Annotations[resources.RolloutAnnotation])
 	} else if !apierrors.IsNotFound(err) {
 		return 0, fmt.Errorf("reading httproute %s/%s: %w", route.Namespace, route.Name, err)
