@@ -19,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"csclr.dev/csclr/pkg/reconciler/terminating"
 )
 
 // Reasons of the events, as Knative Serving's reconcilers use them.
@@ -96,8 +98,10 @@ func record(rec events.EventRecorder, owner runtime.Object, reason, action strin
 // CreationFailed records a Warning "CreationFailed" on owner for obj, a
 // child of kind that could not be created. AlreadyExists is not recorded:
 // it means the cache has not seen the child yet, and the retry finds it.
+// Neither is a refusal because the namespace is being deleted: the event
+// would be refused for the same reason.
 func CreationFailed(rec events.EventRecorder, owner runtime.Object, kind string, obj client.Object, err error) {
-	if apierrors.IsAlreadyExists(err) {
+	if apierrors.IsAlreadyExists(err) || terminating.Is(err) {
 		return
 	}
 	Warn(rec, owner, obj, ReasonCreationFailed, "Create", "Failed to create %s: %v", describe(kind, obj.GetName()), err)

@@ -103,6 +103,11 @@ func TestFailuresAndDeletions(t *testing.T) {
 		{"creation of a child the cache has not seen", func(r events.EventRecorder) {
 			CreationFailed(r, owner, "Service", child, apierrors.NewAlreadyExists(gr, "a"))
 		}, ""},
+		{"creation in a namespace being deleted", func(r events.EventRecorder) {
+			refused := apierrors.NewForbidden(gr, "a", errors.New("unable to create new content in namespace ns because it is being terminated"))
+			refused.ErrStatus.Details.Causes = []metav1.StatusCause{{Type: corev1.NamespaceTerminatingCause}}
+			CreationFailed(r, owner, "Service", child, refused)
+		}, ""},
 		{"update failed", func(r events.EventRecorder) { UpdateFailed(r, owner, "Service", child, boom) },
 			`Warning UpdateFailed Failed to update Service "a": admission webhook denied the request`},
 		{"update of a stale copy", func(r events.EventRecorder) {

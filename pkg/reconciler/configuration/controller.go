@@ -9,6 +9,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"csclr.dev/csclr/pkg/reconciler/terminating"
 )
 
 // Options are what the Configuration reconciler needs from its caller.
@@ -43,5 +45,5 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 			predicate.AnnotationChangedPredicate{},
 		))).
 		Owns(&v1.Revision{}).
-		Complete(r)
+		Complete(terminating.Reconciler(r))
 }

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"csclr.dev/csclr/pkg/reconciler/revision/resources"
+	"csclr.dev/csclr/pkg/reconciler/terminating"
 )
 
 // ControllerName names the controller, its events and its logs.
@@ -72,7 +73,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if opts.ConfigChanged != nil {
 		b = b.WatchesRawSource(source.Channel(opts.ConfigChanged, handler.EnqueueRequestsFromMapFunc(r.allRevisions)))
 	}
-	return b.Complete(r)
+	return b.Complete(terminating.Reconciler(r))
 }
 
 // allRevisions maps a configuration change to every revision: the queue

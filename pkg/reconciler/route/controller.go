@@ -20,6 +20,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	revresources "csclr.dev/csclr/pkg/reconciler/revision/resources"
+	"csclr.dev/csclr/pkg/reconciler/terminating"
 )
 
 // Field indexes on Routes: the Configurations and Revisions their traffic
@@ -135,7 +136,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if opts.ConfigChanged != nil {
 		b = b.WatchesRawSource(source.Channel(opts.ConfigChanged, allRoutes))
 	}
-	return b.Complete(r)
+	return b.Complete(terminating.Reconciler(r))
 }
 
 // deleting passes updates that mark a Route for deletion or change its

@@ -7,6 +7,8 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	"csclr.dev/csclr/pkg/reconciler/terminating"
 )
 
 // Options are what the Service reconciler needs from its caller.
@@ -34,5 +36,5 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		))).
 		Owns(&v1.Configuration{}).
 		Owns(&v1.Route{}).
-		Complete(r)
+		Complete(terminating.Reconciler(r))
 }
