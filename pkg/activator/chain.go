@@ -10,14 +10,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"k8s.io/utils/clock"
 
+	"csclr.dev/csclr/pkg/forward"
 	"csclr.dev/csclr/pkg/gateway"
 	"csclr.dev/csclr/pkg/tracing"
 )
@@ -42,11 +41,12 @@ type Chain struct {
 
 // NewHandler builds the activator's request path, outermost first:
 // trace span → request log → metrics → route lookup and weighted revision
-// choice → hold (count, signal the scaler if cold, wait for a pod slot: the
-// load balancing) → proxy to the pod.
+// choice → this hop in Forwarded / X-Forwarded-For → hold (count, signal the
+// scaler if cold, wait for a pod slot: the load balancing) → proxy to the pod.
 func NewHandler(c Chain) http.Handler {
 	var h http.Handler = proxy(c.Transport, c.H2C)
 	h = hold(c, h)
+	h = recordHop(h)
 	h = resolve(c.Table, h)
 	if c.Metrics != nil {
 		h = c.Metrics.handler(h)
@@ -131,7 +131,7 @@ func hold(c Chain, next http.Handler) http.Handler {
 }
 
 // serveOn serves the request on p and frees p's slot however next ends
-// (ReverseProxy panics with http.ErrAbortHandler when a copy fails).
+// (the proxy panics with http.ErrAbortHandler when a copy fails).
 func serveOn(t *throttler, p *pod, next http.Handler, w http.ResponseWriter, r *http.Request) {
 	defer t.release(p)
 	next.ServeHTTP(w, r)
@@ -149,18 +149,12 @@ func isDialError(err error) bool {
 }
 
 // proxy forwards to the pod chosen by hold, keeping the Host the client
-// sent (the user container may route on it) and setting X-Forwarded-*.
+// sent (the user container may route on it).
 func proxy(h1, h2c http.RoundTripper) http.Handler {
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			x := exchangeOf(pr.In.Context())
-			pr.Out.URL.Scheme = "http"
-			pr.Out.URL.Host = x.addr
-			pr.Out.Host = pr.In.Host
-			pr.SetXForwarded()
-		},
-		Transport: protocolSwitch{h1: h1, h2c: h2c},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+	return forward.New(forward.Options{
+		Target:    func(r *http.Request) string { return exchangeOf(r.Context()).addr },
+		Transport: forward.ByProtocol(h1, h2c),
+		Error: func(w http.ResponseWriter, r *http.Request, err error) {
 			x := exchangeOf(r.Context())
 			if r.Context().Err() != nil {
 				x.status = statusClientGone
@@ -172,25 +166,16 @@ func proxy(h1, h2c http.RoundTripper) http.Handler {
 			}
 			http.Error(w, "revision "+x.target.Revision.String()+": pod "+x.addr+" failed: "+err.Error(), http.StatusBadGateway)
 		},
-		BufferPool: newBufferPool(),
-	}
-	return rp
+	})
 }
 
-// protocolSwitch sends requests that came in over cleartext HTTP/2 (gRPC,
-// h2c clients) over h2c, and the rest over HTTP/1.1, so that each keeps its
-// protocol end to end.
-type protocolSwitch struct{ h1, h2c http.RoundTripper }
-
-func (p protocolSwitch) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.ProtoMajor == 2 && p.h2c != nil && !isUpgrade(r) {
-		return p.h2c.RoundTrip(r)
-	}
-	return p.h1.RoundTrip(r)
-}
-
-func isUpgrade(r *http.Request) bool {
-	return r.Header.Get("Upgrade") != "" && strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
+// recordHop adds the client to Forwarded and X-Forwarded-For, once, before
+// hold (which may send the request twice).
+func recordHop(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		forward.RecordHop(r)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // logRequests writes one JSON line per request after it is answered.

@@ -158,6 +158,31 @@ func TestWarmPath(t *testing.T) {
 	}
 }
 
+// TestForwardingHeaders: the activator adds its client to what the hops
+// before it (an ingress controller) recorded, as the queue sidecar does.
+func TestForwardingHeaders(t *testing.T) {
+	pod := startPod(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "xff=%q forwarded=%q proto=%q", r.Header.Values("X-Forwarded-For"), r.Header.Values("Forwarded"), r.Header.Values("X-Forwarded-Proto"))
+	}))
+	f := newFixture(t, pod, fakeRevisions{}, 10)
+	f.pods.set(rev1, PodInfo{IP: "127.0.0.1", Ready: true})
+	req, _ := http.NewRequest(http.MethodGet, f.front.URL+"/", nil)
+	req.Host = "hello.ns.example.com"
+	req.Header.Set("X-Forwarded-For", "192.0.2.1")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	req.Header.Set("Forwarded", "for=192.0.2.1;proto=https")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	want := `xff=["192.0.2.1, 127.0.0.1"] forwarded=["for=192.0.2.1;proto=https, for=127.0.0.1;proto=http"] proto=["https"]`
+	if string(body) != want {
+		t.Errorf("the pod saw\n%s\nwant\n%s", body, want)
+	}
+}
+
 func TestUnknownHost(t *testing.T) {
 	f := newFixture(t, startPod(t, nil), fakeRevisions{}, 10)
 	if resp, _ := f.get(t, "nope.example.com"); resp.StatusCode != http.StatusNotFound {
@@ -335,6 +360,8 @@ func TestRetriesADeadPod(t *testing.T) {
 	for i := range 4 {
 		if resp, body := f.get(t, "hello.ns.example.com"); resp.StatusCode != http.StatusOK {
 			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		} else if !strings.HasSuffix(body, " xff=127.0.0.1") {
+			t.Fatalf("request %d: the pod saw %q; want this hop recorded once, retry or not", i, body)
 		}
 	}
 	s := f.bal.revision(rev1)

@@ -29,14 +29,18 @@ type exchange struct {
 
 type exchangeKey struct{}
 
+func contextWith(r *http.Request, x *exchange) context.Context {
+	return context.WithValue(r.Context(), exchangeKey{}, x)
+}
+
 func exchangeOf(ctx context.Context) *exchange {
 	x, _ := ctx.Value(exchangeKey{}).(*exchange)
 	return x
 }
 
 func (x *exchange) WriteHeader(code int) {
-	if x.status == 0 {
-		x.status = code
+	if x.status == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		x.status = code // not an informational 1xx: the final answer follows those
 	}
 	x.ResponseWriter.WriteHeader(code)
 }
@@ -50,7 +54,7 @@ func (x *exchange) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// Unwrap lets http.ResponseController (used by ReverseProxy to flush and to
+// Unwrap lets http.ResponseController (used by the proxy to flush and to
 // hijack for WebSockets and other upgrades) reach the real writer.
 func (x *exchange) Unwrap() http.ResponseWriter { return x.ResponseWriter }
 
