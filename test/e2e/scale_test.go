@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
 
@@ -72,9 +73,11 @@ func TestImageUpdateUnderLoad(t *testing.T) {
 
 // Deleting an activator pod (gracefully, as a rolling update or a node
 // drain does) under load loses no request: the pod keeps serving until the
-// endpoints drop it, then drains.
+// endpoints drop it, then drains. Afterwards a Service at zero (created
+// before, so KEDA's stream for it may have been on the deleted pod) is
+// still woken by its first request at once, not by KEDA's next poll.
 func TestActivatorDeletionUnderLoad(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	ns := createNamespace(t, ctx, "e2e-activator")
 	// target-burst-capacity -1 keeps the activator in the path at all times.
@@ -82,6 +85,7 @@ func TestActivatorDeletionUnderLoad(t *testing.T) {
 		"autoscaling.knative.dev/target-burst-capacity": "-1",
 		"autoscaling.knative.dev/min-scale":             "1",
 	}})
+	sleeperHost := applyKsvc(t, ctx, ns, ksvcSpec{name: "sleeper", image: testImage(t), annotations: fastScaleDown})
 
 	l := startLoad(ctx, newClient(t, ctx, host, time.Minute), 8, "/?sleep=20ms", 3*time.Minute)
 	time.Sleep(3 * time.Second)
@@ -108,6 +112,29 @@ func TestActivatorDeletionUnderLoad(t *testing.T) {
 	t.Logf("load: %s", l)
 	if l.failed() > 0 {
 		t.Errorf("%d requests failed while an activator went away", l.failed())
+	}
+
+	// KEDA polls IsActive every 10 s (resources.PollingIntervalSeconds);
+	// the pushed signal scales within a fraction of a second.
+	const sleeper = "sleeper-00001"
+	if spec, _ := replicas(t, ctx, ns, sleeper); spec != 0 {
+		t.Fatalf("%s has %d replicas before its first request, want 0", sleeper, spec)
+	}
+	type answer struct {
+		r   response
+		err error
+	}
+	answered := make(chan answer, 1) // buffered: the sender never waits for a failed test
+	c := newClient(t, ctx, sleeperHost, 2*time.Minute)
+	sent := time.Now()
+	go func() {
+		r, err := c.get(ctx, "/")
+		answered <- answer{r, err}
+	}()
+	waitReplicas(t, ctx, ns, sleeper, 5*time.Second, "scaled from zero by the pushed signal", func(spec, _ int32) bool { return spec >= 1 })
+	t.Logf("%s scaled from zero %s after its first request", sleeper, time.Since(sent).Round(10*time.Millisecond))
+	if a := <-answered; a.err != nil || a.r.status != http.StatusOK {
+		t.Errorf("first request to %s: status %d, error %v; want 200", sleeper, a.r.status, a.err)
 	}
 }
 
