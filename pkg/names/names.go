@@ -38,3 +38,9 @@ func PublicEndpointSlice(revision string) string { return revision }
 // RouteFinalizer holds a Route until the routing state it recorded on
 // Configurations and Revisions is cleared (Knative's name).
 const RouteFinalizer = "routes.serving.knative.dev"
+
+// ManagedBy is the value of the standard endpointslice.kubernetes.io/managed-by
+// label on the EndpointSlices csclr's controller writes, and of
+// csclr.dev/managed-by on its Services. A label value may not hold a slash,
+// so not "csclr.dev/controller".
+const ManagedBy = "controller.csclr.dev"

@@ -4,7 +4,10 @@ package app
 
 import (
 	"context"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +24,7 @@ import (
 	"csclr.dev/csclr/internal/testenv"
 	"csclr.dev/csclr/pkg/activator"
 	"csclr.dev/csclr/pkg/gateway"
+	"csclr.dev/csclr/pkg/names"
 )
 
 // TestListersAgainstAPIServer checks what the activator reads from a real
@@ -71,16 +75,23 @@ func TestListersAgainstAPIServer(t *testing.T) {
 	mustCreate(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "other"}, // not a revision pod: not cached
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x"}}}})
 
-	slice := func(ns, name, svc string, ips ...string) {
+	// The EndpointSlice controller copies a Service's labels to its slices.
+	slice := func(ns, name, svc string, labels map[string]string, ips ...string) {
 		s := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
 			AddressType: discoveryv1.AddressTypeIPv4}
+		maps.Copy(s.Labels, labels)
 		for i, ip := range ips {
 			s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(i == 0)}})
 		}
 		mustCreate(s)
 	}
-	slice("ns", "hello-00001-private-abc", "hello-00001-private", "10.0.0.1", "10.0.0.2")
-	slice("csclr-system", "csclr-activator-abc", "csclr-activator", "10.1.0.1", "10.1.0.9")
+	byEndpointSliceController := map[string]string{discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io", serving.RevisionLabelKey: "hello-00001"}
+	slice("ns", "hello-00001-private-abc", "hello-00001-private", byEndpointSliceController, "10.0.0.1", "10.0.0.2")
+	slice("csclr-system", "csclr-activator-abc", "csclr-activator", map[string]string{discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io"}, "10.1.0.1", "10.1.0.9")
+	// Not read by the activator, so not cached: the public slice csclr's
+	// controller writes, and slices of other Services.
+	slice("ns", "hello-00001", "hello-00001", map[string]string{discoveryv1.LabelManagedBy: names.ManagedBy, serving.RevisionLabelKey: "hello-00001"}, "10.1.0.1")
+	slice("ns", "other-abc", "other", map[string]string{discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io"}, "10.2.0.1")
 
 	mustCreate(&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "hello"}, Spec: networkingv1.IngressSpec{
 		IngressClassName: ptr.To("csclr"),
@@ -117,6 +128,17 @@ func TestListersAgainstAPIServer(t *testing.T) {
 	}
 	if ips := l.ReadyPodIPs(key); len(ips) != 1 || ips[0] != "10.0.0.1" {
 		t.Errorf("ReadyPodIPs = %v, want [10.0.0.1]", ips)
+	}
+	var cached discoveryv1.EndpointSliceList
+	if err := c.List(ctx, &cached); err != nil {
+		t.Fatal(err)
+	}
+	var cachedNames []string
+	for _, s := range cached.Items {
+		cachedNames = append(cachedNames, s.Namespace+"/"+s.Name)
+	}
+	if slices.Sort(cachedNames); strings.Join(cachedNames, " ") != "csclr-system/csclr-activator-abc ns/hello-00001-private-abc" {
+		t.Errorf("cached EndpointSlices %v, want only the private one and the activator's", cachedNames)
 	}
 	// Every activator is a peer (a draining one may hold KEDA's stream);
 	// only the ready ones share the pods' capacity.

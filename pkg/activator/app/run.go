@@ -36,6 +36,7 @@ import (
 	"csclr.dev/csclr/pkg/activator"
 	"csclr.dev/csclr/pkg/gateway"
 	"csclr.dev/csclr/pkg/h1"
+	"csclr.dev/csclr/pkg/names"
 	"csclr.dev/csclr/pkg/scaler"
 	"csclr.dev/csclr/pkg/tracing"
 )
@@ -262,7 +263,8 @@ func Scheme() (*runtime.Scheme, error) {
 }
 
 // newCache makes the informer cache (pods restricted to revision pods,
-// managed fields dropped) with its indexes, and the listers over it.
+// EndpointSlices to those read, each object trimmed to what is read: see
+// trim.go) with its indexes, and the listers over it.
 func newCache(ctx context.Context, restCfg *rest.Config, cfg Config) (cache.Cache, *listers, error) {
 	scheme, err := Scheme()
 	if err != nil {
@@ -272,10 +274,26 @@ func newCache(ctx context.Context, restCfg *rest.Config, cfg Config) (cache.Cach
 	if err != nil {
 		return nil, nil, err
 	}
+	// Of the EndpointSlices, the activator reads its own Service's (in the
+	// system namespace) and the revisions' private ones (made by the
+	// EndpointSlice controller, not by csclr's).
+	notCsclrs, err := labels.NewRequirement(discoveryv1.LabelManagedBy, selection.NotEquals, []string{names.ManagedBy})
+	if err != nil {
+		return nil, nil, err
+	}
 	c, err := cache.New(restCfg, cache.Options{
 		Scheme:           scheme,
 		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject:         map[client.Object]cache.ByObject{&corev1.Pod{}: {Label: labels.NewSelector().Add(*hasRevision)}},
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}:           {Label: labels.NewSelector().Add(*hasRevision), Transform: trimPod},
+			&servingv1.Revision{}:   {Transform: trimRevision},
+			&networkingv1.Ingress{}: {Transform: gateway.TrimIngress},
+			&gatewayv1.HTTPRoute{}:  {Transform: gateway.TrimHTTPRoute},
+			&discoveryv1.EndpointSlice{}: {Transform: trimEndpointSlice, Namespaces: map[string]cache.Config{
+				cfg.SystemNamespace: {LabelSelector: labels.Everything()},
+				cache.AllNamespaces: {LabelSelector: labels.NewSelector().Add(*hasRevision, *notCsclrs)},
+			}},
+		},
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("activator: creating the informer cache: %w", err)

@@ -29,9 +29,8 @@ const (
 const (
 	// ManagedByValue is the value of the EndpointSlices' standard
 	// endpointslice.kubernetes.io/managed-by label, and of
-	// ManagedByLabelKey on Services. A label value may not hold a slash, so
-	// not "csclr.dev/controller".
-	ManagedByValue = "controller.csclr.dev"
+	// ManagedByLabelKey on Services.
+	ManagedByValue = names.ManagedBy
 	// ModeLabelKey carries the Mode, so that activator changes only wake the
 	// revisions that are in proxy mode.
 	ModeLabelKey = "csclr.dev/endpoints-mode"

@@ -1,0 +1,40 @@
+package gateway
+
+import (
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// TrimIngress and TrimHTTPRoute are informer-cache transforms (client-go's
+// TransformFunc) for a gateway that caches every Ingress and HTTPRoute of
+// a cluster: they keep what Build reads (the spec, and the one annotation
+// each) and drop the rest (status, labels, other annotations). Anything
+// else passes unchanged.
+
+func TrimIngress(in any) (any, error) {
+	ing, ok := in.(*networkingv1.Ingress)
+	if !ok {
+		return in, nil
+	}
+	return &networkingv1.Ingress{ObjectMeta: keep(ing.ObjectMeta, legacyIngressClassAnnotation), Spec: ing.Spec}, nil
+}
+
+func TrimHTTPRoute(in any) (any, error) {
+	hr, ok := in.(*gatewayv1.HTTPRoute)
+	if !ok {
+		return in, nil
+	}
+	spec := hr.Spec
+	spec.ParentRefs = nil // where the route attaches; Build routes by the Ingress hosts
+	return &gatewayv1.HTTPRoute{ObjectMeta: keep(hr.ObjectMeta, TagsAnnotation), Spec: spec}, nil
+}
+
+// keep is m's identity and the annotation named.
+func keep(m metav1.ObjectMeta, annotation string) metav1.ObjectMeta {
+	out := metav1.ObjectMeta{Namespace: m.Namespace, Name: m.Name, UID: m.UID, ResourceVersion: m.ResourceVersion, Generation: m.Generation}
+	if v, ok := m.Annotations[annotation]; ok {
+		out.Annotations = map[string]string{annotation: v}
+	}
+	return out
+}
