@@ -36,13 +36,15 @@ type RevisionInfo struct {
 	Timeout              time.Duration // spec.timeoutSeconds: the longest a cold request waits
 }
 
-// RevisionLister looks a revision up (fed by a Revision informer in main).
+// RevisionLister looks a revision up. A revision's spec never changes
+// (Knative's validation refuses it), so the Balancer asks once per revision
+// it holds state for, until an answer comes.
 type RevisionLister interface {
 	Revision(rev Key) (RevisionInfo, bool)
 }
 
 // defaultTimeout is Knative's revision-timeout-seconds, used while the
-// revision is not in the informer's cache yet.
+// revision could not be looked up yet.
 const defaultTimeout = 300 * time.Second
 
 // BalancerConfig wires a Balancer.
@@ -73,7 +75,8 @@ type Balancer struct {
 
 type revState struct {
 	thr     *throttler
-	timeout atomic.Int64 // the revision's timeoutSeconds as a Duration, refreshed by sync
+	timeout atomic.Int64                 // the revision's timeoutSeconds as a Duration, refreshed by sync
+	info    atomic.Pointer[RevisionInfo] // nil until the lister answered
 
 	mu      sync.Mutex
 	probed  map[string]bool               // IPs that answered our probe
@@ -99,12 +102,20 @@ func (b *Balancer) revision(rev Key) *revState {
 	if s != nil {
 		return s
 	}
+	// The lookup may ask the API server: not under b.mu.
+	info, found := b.cfg.Revisions.Revision(rev)
 	b.mu.Lock()
 	if s = b.revs[rev]; s == nil {
 		s = &revState{thr: newThrottler(b.cfg.Clock.Now, b.cfg.QueueDepth), probed: map[string]bool{}, probing: map[string]context.CancelFunc{}}
-		// Others may use s before the sync below: they wait for pods, not
-		// for no time at all.
-		_, timeout := b.limits(rev)
+		// Others may use s before the sync below: they wait for pods, and
+		// as long as the revision allows, not for no time at all.
+		timeout := defaultTimeout
+		if found {
+			s.info.Store(&info)
+			if info.Timeout > 0 {
+				timeout = info.Timeout
+			}
+		}
 		s.timeout.Store(int64(timeout))
 		b.revs[rev] = s
 	}
@@ -115,9 +126,16 @@ func (b *Balancer) revision(rev Key) *revState {
 
 // limits are the revision's per-pod capacity at this activator (0 =
 // unlimited) and the longest a request may wait for a pod.
-func (b *Balancer) limits(rev Key) (capacity int, timeout time.Duration) {
+func (b *Balancer) limits(rev Key, s *revState) (capacity int, timeout time.Duration) {
 	timeout = defaultTimeout
-	if info, ok := b.cfg.Revisions.Revision(rev); ok {
+	info := s.info.Load()
+	if info == nil {
+		if found, ok := b.cfg.Revisions.Revision(rev); ok {
+			info = &found
+			s.info.Store(info)
+		}
+	}
+	if info != nil {
 		if info.ContainerConcurrency > 0 {
 			capacity = max(1, info.ContainerConcurrency/max(1, b.cfg.Replicas()))
 		}
@@ -162,7 +180,7 @@ func (b *Balancer) Resync() {
 // have an IP but are not ready yet, and stops probing pods that left.
 func (b *Balancer) sync(rev Key, s *revState) {
 	pods := b.cfg.Pods.RevisionPods(rev)
-	capacity, timeout := b.limits(rev)
+	capacity, timeout := b.limits(rev, s)
 	s.timeout.Store(int64(timeout))
 	s.mu.Lock()
 	present := make(map[string]bool, len(pods))

@@ -71,3 +71,44 @@ func TestBalancerNewRevisionWaitsItsTimeoutBeforeTheFirstSync(t *testing.T) {
 	close(pods.release)
 	<-done
 }
+
+// countingRevisions answers after failing `fails` times, and counts asks.
+type countingRevisions struct {
+	mu    sync.Mutex
+	asks  int
+	fails int
+}
+
+func (c *countingRevisions) Revision(Key) (RevisionInfo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.asks++
+	if c.asks <= c.fails {
+		return RevisionInfo{}, false
+	}
+	return RevisionInfo{ContainerConcurrency: 1, Timeout: 9 * time.Second}, true
+}
+
+// A revision's spec never changes: once looked up, it is not asked again,
+// however often its pods change; a failed lookup is retried at the next
+// sync.
+func TestBalancerLooksARevisionUpUntilItAnswers(t *testing.T) {
+	revs := &countingRevisions{fails: 2}
+	b := NewBalancer(BalancerConfig{Pods: &fakePods{}, Revisions: revs,
+		Replicas: func() int { return 1 }, QueueDepth: 10, Clock: clock.RealClock{}})
+	s := b.revision(rev1) // asks twice (the creation, its sync), both fail
+	if got := s.maxWait(); got != defaultTimeout {
+		t.Errorf("maxWait with the revision unknown = %s, want the default %s", got, defaultTimeout)
+	}
+	b.PodsChanged(rev1) // the third ask answers
+	for range 5 {
+		b.PodsChanged(rev1)
+	}
+	b.Resync()
+	if revs.asks != 3 {
+		t.Errorf("the revision was looked up %d times, want 3 (two failures, then one answer)", revs.asks)
+	}
+	if got := s.maxWait(); got != 9*time.Second {
+		t.Errorf("maxWait = %s, want the revision's 9s", got)
+	}
+}

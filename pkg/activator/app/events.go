@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/record"
 	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"csclr.dev/csclr/pkg/scaler"
 )
@@ -26,7 +26,7 @@ const (
 // sees it turn active (a request arrived with no pod: KEDA is told at once)
 // or inactive (KEDA will scale it to zero after its cooldown). The lookup and
 // the API call run in their own goroutine: the hook must not block.
-func activityEvents(ctx context.Context, restCfg *rest.Config, scheme *runtime.Scheme, c cache.Cache, log *slog.Logger) (func(scaler.Key, bool), error) {
+func activityEvents(ctx context.Context, restCfg *rest.Config, scheme *runtime.Scheme, revisions client.Reader, log *slog.Logger) (func(scaler.Key, bool), error) {
 	cs, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
 		return nil, err
@@ -36,9 +36,11 @@ func activityEvents(ctx context.Context, restCfg *rest.Config, scheme *runtime.S
 	rec := b.NewRecorder(scheme, corev1.EventSource{Component: "csclr-activator"})
 	return func(rev scaler.Key, active bool) {
 		go func() {
+			getCtx, cancel := context.WithTimeout(ctx, revisionTimeout)
+			defer cancel()
 			var r servingv1.Revision
-			if err := c.Get(ctx, rev, &r); err != nil {
-				log.Debug("no event: revision not in cache", "revision", rev.String(), "error", err)
+			if err := revisions.Get(getCtx, rev, &r); err != nil {
+				log.Debug("no event: revision not found", "revision", rev.String(), "error", err)
 				return
 			}
 			if active {

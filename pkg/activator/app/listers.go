@@ -23,6 +23,7 @@ const (
 	podsByRevision  = "csclr.revision" // namespace/revision label
 	slicesByService = "csclr.service"  // namespace/kubernetes.io/service-name label
 	listTimeout     = 5 * time.Second
+	revisionTimeout = 2 * time.Second // a request may be waiting on it
 	defaultTimeoutS = 300
 )
 
@@ -36,16 +37,18 @@ func indexCache(ctx context.Context, c cache.Cache) error {
 		return err
 	}
 	return c.IndexField(ctx, &discoveryv1.EndpointSlice{}, slicesByService, func(o client.Object) []string {
-		if svc := o.GetLabels()[discoveryv1.LabelServiceName]; svc != "" {
+		if svc := sliceService(o); svc != "" {
 			return []string{o.GetNamespace() + "/" + svc}
 		}
 		return nil
 	})
 }
 
-// listers reads everything the activator needs from the informer cache.
+// listers reads everything the activator needs: from the informer cache,
+// but Revisions from the API server (reader), once each.
 type listers struct {
 	cache           cache.Cache
+	reader          client.Reader
 	systemNamespace string
 	activatorSvc    string
 }
@@ -82,12 +85,15 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-// Revision implements activator.RevisionLister.
+// Revision implements activator.RevisionLister. Revisions are not cached:
+// every activator would hold every revision of the cluster (a whole
+// Revision is kilobytes), while it needs the two settings of those it
+// serves, and the Balancer keeps them (a revision's spec never changes).
 func (l *listers) Revision(rev activator.Key) (activator.RevisionInfo, bool) {
-	ctx, cancel := l.ctx()
+	ctx, cancel := context.WithTimeout(context.Background(), revisionTimeout)
 	defer cancel()
 	var r servingv1.Revision
-	if err := l.cache.Get(ctx, rev, &r); err != nil {
+	if err := l.reader.Get(ctx, rev, &r); err != nil {
 		return activator.RevisionInfo{}, false
 	}
 	info := activator.RevisionInfo{Timeout: defaultTimeoutS * time.Second}

@@ -83,7 +83,7 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 	if err != nil {
 		return err
 	}
-	events, err := activityEvents(ctx, restCfg, scheme, c, log)
+	events, err := activityEvents(ctx, restCfg, scheme, l.reader, log)
 	if err != nil {
 		return fmt.Errorf("activator: setting up event recording: %w", err)
 	}
@@ -138,13 +138,12 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 			bal.PodsChanged(activator.Key{Namespace: o.GetNamespace(), Name: o.GetLabels()[serving.RevisionLabelKey]})
 		},
 		&discoveryv1.EndpointSlice{}: func(o client.Object) {
-			if o.GetNamespace() == cfg.SystemNamespace && o.GetLabels()[discoveryv1.LabelServiceName] == cfg.ActivatorService {
+			if o.GetNamespace() == cfg.SystemNamespace && sliceService(o) == cfg.ActivatorService {
 				bal.Resync() // the activator count changed: so did each pod's share
 			}
 		},
 		&networkingv1.Ingress{}: func(client.Object) { syncer.Changed() },
 		&gatewayv1.HTTPRoute{}:  func(client.Object) { syncer.Changed() },
-		&servingv1.Revision{}:   func(o client.Object) { bal.PodsChanged(client.ObjectKeyFromObject(o)) },
 	} {
 		inf, err := c.GetInformer(ctx, obj)
 		if err != nil {
@@ -164,7 +163,7 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 	syncCtx, cancelSync := context.WithCancel(ctx)
 	defer context.AfterFunc(stopping, cancelSync)()
 	if !c.WaitForCacheSync(syncCtx) {
-		return errors.New("activator: informer caches never synced: check RBAC for pods, endpointslices, ingresses, httproutes and revisions")
+		return errors.New("activator: informer caches never synced: check RBAC for pods, endpointslices, ingresses and httproutes")
 	}
 	syncer.Rebuild()
 	go syncer.Run(ctx)
@@ -286,7 +285,6 @@ func newCache(ctx context.Context, restCfg *rest.Config, cfg Config) (cache.Cach
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Pod{}:           {Label: labels.NewSelector().Add(*hasRevision), Transform: trimPod},
-			&servingv1.Revision{}:   {Transform: trimRevision},
 			&networkingv1.Ingress{}: {Transform: gateway.TrimIngress},
 			&gatewayv1.HTTPRoute{}:  {Transform: gateway.TrimHTTPRoute},
 			&discoveryv1.EndpointSlice{}: {Transform: trimEndpointSlice, Namespaces: map[string]cache.Config{
@@ -301,7 +299,11 @@ func newCache(ctx context.Context, restCfg *rest.Config, cfg Config) (cache.Cach
 	if err := indexCache(ctx, c); err != nil {
 		return nil, nil, fmt.Errorf("activator: indexing the informer cache: %w", err)
 	}
-	return c, &listers{cache: c, systemNamespace: cfg.SystemNamespace, activatorSvc: cfg.ActivatorService}, nil
+	reader, err := client.New(restCfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, nil, fmt.Errorf("activator: creating the API client: %w", err)
+	}
+	return c, &listers{cache: c, reader: reader, systemNamespace: cfg.SystemNamespace, activatorSvc: cfg.ActivatorService}, nil
 }
 
 func addr(port int) string { return ":" + strconv.Itoa(port) }

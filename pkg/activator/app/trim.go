@@ -5,41 +5,25 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"knative.dev/serving/pkg/apis/serving"
-	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 )
 
 // The informer cache keeps, of each object, only what the activator reads
-// (listers.go, events.go and the informer handlers in Run): every activator
-// replica caches every revision and EndpointSlice of the cluster, and a
-// whole Revision with its status takes kilobytes. Other objects (a
-// DeletedFinalStateUnknown, say) pass unchanged.
-
-// trimRevision keeps a Revision's identity (events name it) and the two
-// settings the balancer reads.
-func trimRevision(in any) (any, error) {
-	r, ok := in.(*servingv1.Revision)
-	if !ok {
-		return in, nil
-	}
-	return &servingv1.Revision{
-		ObjectMeta: identity(r.ObjectMeta),
-		Spec: servingv1.RevisionSpec{
-			TimeoutSeconds:       r.Spec.TimeoutSeconds,
-			ContainerConcurrency: r.Spec.ContainerConcurrency,
-		},
-	}, nil
-}
+// (listers.go and the informer handlers in Run): every activator replica
+// caches the revision pods and private EndpointSlices of the whole
+// cluster. Other objects (a DeletedFinalStateUnknown, say) pass unchanged.
 
 // trimEndpointSlice keeps the addresses, their readiness and the Service
-// they belong to (the index and the handlers read its label).
+// they belong to (sliceService). The Service is kept as an owner reference
+// rather than as its label: a one-entry map takes a few hundred bytes, and
+// this is the one object kept for every revision at zero.
 func trimEndpointSlice(in any) (any, error) {
 	s, ok := in.(*discoveryv1.EndpointSlice)
 	if !ok {
 		return in, nil
 	}
 	meta := identity(s.ObjectMeta)
-	if svc, ok := s.Labels[discoveryv1.LabelServiceName]; ok {
-		meta.Labels = map[string]string{discoveryv1.LabelServiceName: svc}
+	if svc := sliceService(s); svc != "" {
+		meta.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Service", Name: svc}}
 	}
 	out := &discoveryv1.EndpointSlice{ObjectMeta: meta, AddressType: s.AddressType}
 	if len(s.Endpoints) > 0 {
@@ -76,4 +60,18 @@ func trimPod(in any) (any, error) {
 // identity is what names an object, and what the informer compares.
 func identity(m metav1.ObjectMeta) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Namespace: m.Namespace, Name: m.Name, UID: m.UID, ResourceVersion: m.ResourceVersion, Generation: m.Generation}
+}
+
+// sliceService is the name of the Service an EndpointSlice belongs to: its
+// kubernetes.io/service-name label, or once trimmed its owner reference.
+func sliceService(o metav1.Object) string {
+	if svc := o.GetLabels()[discoveryv1.LabelServiceName]; svc != "" {
+		return svc
+	}
+	for _, ref := range o.GetOwnerReferences() {
+		if ref.Kind == "Service" && ref.APIVersion == "v1" {
+			return ref.Name
+		}
+	}
+	return ""
 }

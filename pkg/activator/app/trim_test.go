@@ -10,7 +10,6 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 	"knative.dev/serving/pkg/apis/serving"
-	servingv1 "knative.dev/serving/pkg/apis/serving/v1"
 )
 
 func TestTrim(t *testing.T) {
@@ -23,6 +22,11 @@ func TestTrim(t *testing.T) {
 	}
 	kept := metav1.ObjectMeta{Namespace: "ns", Name: "n", UID: "u", ResourceVersion: "7", Generation: 2}
 	withLabel := func(k, v string) metav1.ObjectMeta { m := kept; m.Labels = map[string]string{k: v}; return m }
+	ownedBy := func(svc string) metav1.ObjectMeta {
+		m := kept
+		m.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Service", Name: svc}}
+		return m
+	}
 	deleting := withLabel(serving.RevisionLabelKey, "r")
 	deleting.DeletionTimestamp = &now
 	podMeta := meta
@@ -34,14 +38,6 @@ func TestTrim(t *testing.T) {
 		trim     func(any) (any, error)
 		in, want any
 	}{{
-		name: "revision",
-		trim: trimRevision,
-		in: &servingv1.Revision{ObjectMeta: meta, Spec: servingv1.RevisionSpec{
-			TimeoutSeconds: ptr.To[int64](42), ContainerConcurrency: ptr.To[int64](3),
-			PodSpec: corev1.PodSpec{Containers: []corev1.Container{{Image: "app"}}}},
-			Status: servingv1.RevisionStatus{LogURL: "x"}},
-		want: &servingv1.Revision{ObjectMeta: kept, Spec: servingv1.RevisionSpec{TimeoutSeconds: ptr.To[int64](42), ContainerConcurrency: ptr.To[int64](3)}},
-	}, {
 		name: "endpoint slice",
 		trim: trimEndpointSlice,
 		in: &discoveryv1.EndpointSlice{ObjectMeta: meta, AddressType: discoveryv1.AddressTypeIPv4,
@@ -49,7 +45,7 @@ func TestTrim(t *testing.T) {
 			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}, NodeName: ptr.To("node"),
 				Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true), Serving: ptr.To(true)},
 				TargetRef:  &corev1.ObjectReference{Name: "pod"}}}},
-		want: &discoveryv1.EndpointSlice{ObjectMeta: withLabel(discoveryv1.LabelServiceName, "s"), AddressType: discoveryv1.AddressTypeIPv4,
+		want: &discoveryv1.EndpointSlice{ObjectMeta: ownedBy("s"), AddressType: discoveryv1.AddressTypeIPv4,
 			Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.0.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}}},
 	}, {
 		name: "pod",
@@ -69,5 +65,28 @@ func TestTrim(t *testing.T) {
 				t.Errorf("got %#v, %v\nwant %#v", got, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestSliceService(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		meta metav1.ObjectMeta
+		want string
+	}{
+		{"label", metav1.ObjectMeta{Labels: map[string]string{discoveryv1.LabelServiceName: "a"}}, "a"},
+		{"trimmed", metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "Service", Name: "b"}}}, "b"},
+		{"another owner", metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "c"}}}, ""},
+		{"neither", metav1.ObjectMeta{}, ""},
+	} {
+		if got := sliceService(&tt.meta); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	// Trimming keeps what sliceService reads.
+	in := &discoveryv1.EndpointSlice{ObjectMeta: metav1.ObjectMeta{Name: "x", Labels: map[string]string{discoveryv1.LabelServiceName: "svc", "other": "y"}}}
+	out, _ := trimEndpointSlice(in)
+	if got := sliceService(out.(*discoveryv1.EndpointSlice)); got != "svc" {
+		t.Errorf("trimmed slice's Service = %q, want svc", got)
 	}
 }
