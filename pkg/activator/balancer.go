@@ -60,6 +60,10 @@ type BalancerConfig struct {
 	Clock      clock.Clock
 	// Port is the pods' serving port; 0 means queue.ServingPort.
 	Port int
+	// Cold, if set, hears of a revision that gets its first request here
+	// while it has no ready pod, before the revision is looked up (an API
+	// round trip), so that the scaler learns of the cold start at once.
+	Cold func(rev Key)
 }
 
 // Balancer keeps a throttler per revision that has had traffic here, fed
@@ -101,6 +105,9 @@ func (b *Balancer) revision(rev Key) *revState {
 	b.mu.RUnlock()
 	if s != nil {
 		return s
+	}
+	if b.cfg.Cold != nil && !anyReady(b.cfg.Pods.RevisionPods(rev)) {
+		b.cfg.Cold(rev)
 	}
 	// The lookup may ask the API server: not under b.mu.
 	info, found := b.cfg.Revisions.Revision(rev)
@@ -270,4 +277,13 @@ func (b *Balancer) Sweep() {
 			delete(b.revs, k)
 		}
 	}
+}
+
+func anyReady(pods []PodInfo) bool {
+	for _, p := range pods {
+		if p.Ready {
+			return true
+		}
+	}
+	return false
 }

@@ -112,3 +112,40 @@ func TestBalancerLooksARevisionUpUntilItAnswers(t *testing.T) {
 		t.Errorf("maxWait = %s, want the revision's 9s", got)
 	}
 }
+
+// slowRevisions answers a lookup after a delay, as the API server does.
+type slowRevisions struct{ delay time.Duration }
+
+func (r slowRevisions) Revision(Key) (RevisionInfo, bool) {
+	time.Sleep(r.delay)
+	return RevisionInfo{Timeout: time.Minute}, true
+}
+
+// The first request for a revision with no ready pod tells the scaler
+// before the revision's lookup (an API round trip) returns; one with a
+// ready pod does not.
+func TestBalancerSignalsColdBeforeTheLookup(t *testing.T) {
+	warm := Key{Namespace: "ns", Name: "warm-00001"}
+	pods := &fakePods{}
+	pods.set(warm, PodInfo{IP: "10.0.0.9", Ready: true})
+	colds := make(chan Key, 2)
+	b := NewBalancer(BalancerConfig{Pods: pods, Revisions: slowRevisions{delay: 200 * time.Millisecond},
+		Replicas: func() int { return 1 }, QueueDepth: 10, Clock: clock.RealClock{},
+		Cold: func(rev Key) { colds <- rev }})
+	start := time.Now()
+	go b.revision(rev1)
+	select {
+	case rev := <-colds:
+		if rev != rev1 || time.Since(start) > 100*time.Millisecond {
+			t.Errorf("signalled %v after %s; want %v before the 200 ms lookup", rev, time.Since(start), rev1)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no cold signal")
+	}
+	b.revision(warm)
+	select {
+	case rev := <-colds:
+		t.Errorf("a revision with a ready pod signalled cold: %v", rev)
+	default:
+	}
+}

@@ -110,7 +110,7 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 	h2c.Protocols.SetUnencryptedHTTP2(true)
 
 	bal := activator.NewBalancer(activator.BalancerConfig{
-		Pods: l, Revisions: l, Replicas: l.Replicas, QueueDepth: cfg.QueueDepth, Clock: clk, Port: cfg.PodPort,
+		Pods: l, Revisions: l, Replicas: l.Replicas, QueueDepth: cfg.QueueDepth, Clock: clk, Port: cfg.PodPort, Cold: signaller.ColdRequest,
 		Prober: &activator.Prober{Client: &http.Client{Timeout: time.Second, Transport: toPods}, Clock: clk, Interval: cfg.ProbeInterval},
 	})
 	reg := prometheus.NewRegistry()
