@@ -21,7 +21,7 @@ import (
 // Cache indexes.
 const (
 	podsByRevision  = "csclr.revision" // namespace/revision label
-	slicesByService = "csclr.service"  // namespace/kubernetes.io/service-name label
+	slicesByService = "csclr.service"  // namespace/the Service (sliceService)
 	listTimeout     = 5 * time.Second
 	revisionTimeout = 2 * time.Second // a request may be waiting on it
 	defaultTimeoutS = 300
