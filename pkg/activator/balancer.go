@@ -116,14 +116,10 @@ func (b *Balancer) revision(rev Key) *revState {
 		s = &revState{thr: newThrottler(b.cfg.Clock.Now, b.cfg.QueueDepth), probed: map[string]bool{}, probing: map[string]context.CancelFunc{}}
 		// Others may use s before the sync below: they wait for pods, and
 		// as long as the revision allows, not for no time at all.
-		timeout := defaultTimeout
 		if found {
 			s.info.Store(&info)
-			if info.Timeout > 0 {
-				timeout = info.Timeout
-			}
 		}
-		s.timeout.Store(int64(timeout))
+		s.timeout.Store(int64(s.info.Load().maxWait()))
 		b.revs[rev] = s
 	}
 	b.mu.Unlock()
@@ -134,7 +130,6 @@ func (b *Balancer) revision(rev Key) *revState {
 // limits are the revision's per-pod capacity at this activator (0 =
 // unlimited) and the longest a request may wait for a pod.
 func (b *Balancer) limits(rev Key, s *revState) (capacity int, timeout time.Duration) {
-	timeout = defaultTimeout
 	info := s.info.Load()
 	if info == nil {
 		if found, ok := b.cfg.Revisions.Revision(rev); ok {
@@ -142,15 +137,19 @@ func (b *Balancer) limits(rev Key, s *revState) (capacity int, timeout time.Dura
 			s.info.Store(info)
 		}
 	}
-	if info != nil {
-		if info.ContainerConcurrency > 0 {
-			capacity = max(1, info.ContainerConcurrency/max(1, b.cfg.Replicas()))
-		}
-		if info.Timeout > 0 {
-			timeout = info.Timeout
-		}
+	if info != nil && info.ContainerConcurrency > 0 {
+		capacity = max(1, info.ContainerConcurrency/max(1, b.cfg.Replicas()))
 	}
-	return capacity, timeout
+	return capacity, info.maxWait()
+}
+
+// maxWait is the longest a request may wait for a pod of the revision; i
+// may be nil (not looked up yet).
+func (i *RevisionInfo) maxWait() time.Duration {
+	if i == nil || i.Timeout <= 0 {
+		return defaultTimeout
+	}
+	return i.Timeout
 }
 
 // maxWait is how long a request for the revision may wait for a pod: its

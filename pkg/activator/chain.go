@@ -46,7 +46,7 @@ type Chain struct {
 func NewHandler(c Chain) http.Handler {
 	var h http.Handler = proxy(c.Transport, c.H2C)
 	h = hold(c, h)
-	h = recordHop(h)
+	h = forward.Hop(h) // once: hold may send the request twice
 	h = resolve(c.Table, h)
 	if c.Metrics != nil {
 		h = c.Metrics.handler(h)
@@ -166,15 +166,6 @@ func proxy(h1, h2c http.RoundTripper) http.Handler {
 			}
 			http.Error(w, "revision "+x.target.Revision.String()+": pod "+x.addr+" failed: "+err.Error(), http.StatusBadGateway)
 		},
-	})
-}
-
-// recordHop adds the client to Forwarded and X-Forwarded-For, once, before
-// hold (which may send the request twice).
-func recordHop(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		forward.RecordHop(r)
-		next.ServeHTTP(w, r)
 	})
 }
 

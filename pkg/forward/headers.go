@@ -44,6 +44,15 @@ func RecordHop(r *http.Request) {
 	h["Forwarded"] = values[2:3:3]
 }
 
+// Hop is the chain step that records this hop (RecordHop) and then calls
+// next. It belongs before any step that may send the request twice.
+func Hop(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		RecordHop(r)
+		next.ServeHTTP(w, r)
+	})
+}
+
 // forwardedNode quotes IPv6 addresses as RFC 7239 section 6 requires.
 func forwardedNode(ip string) string {
 	if strings.Contains(ip, ":") {

@@ -6,6 +6,7 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"csclr.dev/csclr/pkg/forward"
 	"csclr.dev/csclr/pkg/stats"
 	"csclr.dev/csclr/pkg/tracing"
 )
@@ -50,11 +51,11 @@ func NewParts(cfg Config, log *slog.Logger) Parts {
 //     container as its parent (only when tracing is on).
 //  4. enforceTimeouts: 504 when no response starts in time (queueing included).
 //  5. limitConcurrency: containerConcurrency slots, bounded queue, 503 when full.
-//  6. addForwarded: Forwarded / X-Forwarded-* for this hop.
+//  6. forward.Hop: Forwarded / X-Forwarded-* for this hop.
 //  7. the proxy to the user container.
 func NewHandler(p Parts) http.Handler {
 	var h http.Handler = NewProxy(p.Config.UserPort, p.Transport, p.Log)
-	h = addForwarded(h)
+	h = forward.Hop(h)
 	if p.Breaker != nil {
 		h = limitConcurrency(p.Breaker, h)
 	}
