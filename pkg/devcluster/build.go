@@ -79,7 +79,7 @@ func (p part) ensure(ctx context.Context, log Logger) error {
 	}
 	start := time.Now()
 	log.Printf("building %s %s from the Go module proxy (first time only; log %s)", p.name, p.version, p.logPath())
-	if err := p.build(ctx); err != nil {
+	if err := buildHugePages.during(ctx, log, func() error { return p.build(ctx) }); err != nil {
 		return fmt.Errorf("building %s %s: %w (full log: %s)", p.name, p.version, err, p.logPath())
 	}
 	log.Printf("built %s %s in %s", p.name, p.version, time.Since(start).Round(time.Second))

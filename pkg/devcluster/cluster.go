@@ -187,6 +187,7 @@ func Down(ctx context.Context, o Options, log Logger) error {
 		}
 	}
 	note(os.RemoveAll(l.root))
+	note(buildHugePages.restoreAbandoned(ctx))
 	if len(problems) > 0 {
 		return fmt.Errorf("cluster stopped, but some clean-up failed:\n  %s", strings.Join(problems, "\n  "))
 	}

@@ -212,12 +212,15 @@ func matchKoRefs(importPaths, printed []string) ([]string, error) {
 // koResolve builds every ko:// image referenced by the YAML in path and
 // returns the YAML with digests.
 func koResolve(ctx context.Context, log io.Writer, dir, path string) ([]byte, error) {
-	if refs, err := koReferences(path); err == nil {
-		precompile(ctx, log, dir, refs...)
-	}
 	var out bytes.Buffer
-	args := []string{"resolve", "--base-import-paths", "--insecure-registry", "--tags", imageTag, "--platform", "linux/" + runtime.GOARCH, "-f", path}
-	if err := runLoggedOut(ctx, log, &out, dir, koEnv(dir, KoRepo()), koPart.Bin("ko"), args...); err != nil {
+	resolve := []string{"resolve", "--base-import-paths", "--insecure-registry", "--tags", imageTag, "--platform", "linux/" + runtime.GOARCH, "-f", path}
+	err := buildHugePages.during(ctx, NewProgress(log), func() error {
+		if refs, err := koReferences(path); err == nil {
+			precompile(ctx, log, dir, refs...)
+		}
+		return runLoggedOut(ctx, log, &out, dir, koEnv(dir, KoRepo()), koPart.Bin("ko"), resolve...)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil
