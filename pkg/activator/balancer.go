@@ -81,6 +81,7 @@ type revState struct {
 	thr     *throttler
 	timeout atomic.Int64                 // the revision's timeoutSeconds as a Duration, refreshed by sync
 	info    atomic.Pointer[RevisionInfo] // nil until the lister answered
+	asking  atomic.Bool                  // a lookup runs in the background
 
 	mu      sync.Mutex
 	probed  map[string]bool               // IPs that answered our probe
@@ -128,19 +129,34 @@ func (b *Balancer) revision(rev Key) *revState {
 }
 
 // limits are the revision's per-pod capacity at this activator (0 =
-// unlimited) and the longest a request may wait for a pod.
+// unlimited) and the longest a request may wait for a pod. While the
+// revision is not known yet, they are the defaults, and it is looked up
+// again in the background.
 func (b *Balancer) limits(rev Key, s *revState) (capacity int, timeout time.Duration) {
 	info := s.info.Load()
 	if info == nil {
-		if found, ok := b.cfg.Revisions.Revision(rev); ok {
-			info = &found
-			s.info.Store(info)
-		}
+		b.lookUpInBackground(rev, s)
 	}
 	if info != nil && info.ContainerConcurrency > 0 {
 		capacity = max(1, info.ContainerConcurrency/max(1, b.cfg.Replicas()))
 	}
 	return capacity, info.maxWait()
+}
+
+// lookUpInBackground asks for the revision again, one lookup at a time,
+// and syncs once it has the answer. sync runs in the informers' handlers,
+// which must not wait on the API server (a lookup may take its 2 s bound).
+func (b *Balancer) lookUpInBackground(rev Key, s *revState) {
+	if !s.asking.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer s.asking.Store(false)
+		if info, ok := b.cfg.Revisions.Revision(rev); ok {
+			s.info.Store(&info)
+			b.sync(rev, s)
+		}
+	}()
 }
 
 // maxWait is the longest a request may wait for a pod of the revision; i

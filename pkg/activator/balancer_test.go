@@ -2,6 +2,7 @@ package activator
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,26 +91,95 @@ func (c *countingRevisions) Revision(Key) (RevisionInfo, bool) {
 }
 
 // A revision's spec never changes: once looked up, it is not asked again,
-// however often its pods change; a failed lookup is retried at the next
-// sync.
+// however often its pods change; a failed lookup is retried in the
+// background at the next sync, one at a time.
 func TestBalancerLooksARevisionUpUntilItAnswers(t *testing.T) {
 	revs := &countingRevisions{fails: 2}
 	b := NewBalancer(BalancerConfig{Pods: &fakePods{}, Revisions: revs,
 		Replicas: func() int { return 1 }, QueueDepth: 10, Clock: clock.RealClock{}})
-	s := b.revision(rev1) // asks twice (the creation, its sync), both fail
-	if got := s.maxWait(); got != defaultTimeout {
-		t.Errorf("maxWait with the revision unknown = %s, want the default %s", got, defaultTimeout)
+	s := b.revision(rev1) // the creation's lookup fails; its sync asks again in the background
+	if got := s.maxWait(); got != defaultTimeout && got != 9*time.Second {
+		t.Errorf("maxWait = %s, want the default %s until the revision is known", got, defaultTimeout)
 	}
-	b.PodsChanged(rev1) // the third ask answers
+	deadline := time.Now().Add(5 * time.Second)
+	for s.maxWait() != 9*time.Second && time.Now().Before(deadline) {
+		b.PodsChanged(rev1)
+		time.Sleep(time.Millisecond)
+	}
+	if got := s.maxWait(); got != 9*time.Second {
+		t.Fatalf("maxWait = %s, want the revision's 9s once a lookup answered", got)
+	}
+	for !s.asking.CompareAndSwap(false, false) && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // the successful lookup's own sync
+	}
 	for range 5 {
 		b.PodsChanged(rev1)
 	}
 	b.Resync()
+	time.Sleep(10 * time.Millisecond)
+	revs.mu.Lock()
+	defer revs.mu.Unlock()
 	if revs.asks != 3 {
 		t.Errorf("the revision was looked up %d times, want 3 (two failures, then one answer)", revs.asks)
 	}
-	if got := s.maxWait(); got != 9*time.Second {
-		t.Errorf("maxWait = %s, want the revision's 9s", got)
+}
+
+// blockingRevisions never answers until released, as an API server that
+// hangs.
+type blockingRevisions struct {
+	asks    atomic.Int32
+	release chan struct{}
+}
+
+func (r *blockingRevisions) Revision(Key) (RevisionInfo, bool) {
+	if r.asks.Add(1) == 1 {
+		return RevisionInfo{}, false // the creation's lookup
+	}
+	<-r.release
+	return RevisionInfo{Timeout: 7 * time.Second}, true
+}
+
+// Pod and EndpointSlice events for a revision not looked up yet do not
+// wait for the lookup, and start at most one at a time.
+func TestBalancerSyncsWithoutWaitingForTheLookup(t *testing.T) {
+	revs := &blockingRevisions{release: make(chan struct{})}
+	pods := &fakePods{}
+	b := NewBalancer(BalancerConfig{Pods: pods, Revisions: revs,
+		Replicas: func() int { return 1 }, QueueDepth: 10, Clock: clock.RealClock{}})
+	s := b.revision(rev1)
+	pods.set(rev1, PodInfo{IP: "10.0.0.1", Ready: true})
+	done := make(chan struct{})
+	go func() {
+		for range 20 {
+			b.PodsChanged(rev1)
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("PodsChanged waited for the revision's lookup")
+	}
+	s.thr.mu.Lock()
+	inRotation := len(s.thr.pods)
+	s.thr.mu.Unlock()
+	if got := inRotation; got != 1 {
+		t.Errorf("pods in rotation = %d, want 1 while the revision is being looked up", got)
+	}
+	for deadline := time.Now().Add(5 * time.Second); revs.asks.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond)
+	if got := revs.asks.Load(); got != 2 {
+		t.Errorf("lookups started = %d, want 2 (the creation's, then one in the background)", got)
+	}
+	close(revs.release)
+	deadline := time.Now().Add(5 * time.Second)
+	for s.maxWait() != 7*time.Second && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := s.maxWait(); got != 7*time.Second {
+		t.Errorf("maxWait = %s after the lookup answered, want 7s", got)
 	}
 }
 

@@ -32,9 +32,12 @@ type Chain struct {
 	// arrived as cleartext HTTP/2 (gRPC). H2C may be nil.
 	Transport, H2C http.RoundTripper
 	Clock          clock.PassiveClock
-	Log            *slog.Logger     // one line per request; nil = no request log
-	Metrics        *Metrics         // nil = no metrics
-	Tracing        *tracing.Tracing // nil or off = no spans, and no step
+	Log            *slog.Logger // one line per request; nil = no request log
+	// Errors receives the proxy's own failures that no response reports
+	// (a WebSocket copy cut); nil discards them.
+	Errors  *slog.Logger
+	Metrics *Metrics         // nil = no metrics
+	Tracing *tracing.Tracing // nil or off = no spans, and no step
 	// RetryAfter is the Retry-After sent with 503 when a queue is full.
 	RetryAfter time.Duration
 }
@@ -44,7 +47,7 @@ type Chain struct {
 // choice → this hop in Forwarded / X-Forwarded-For → hold (count, signal the
 // scaler if cold, wait for a pod slot: the load balancing) → proxy to the pod.
 func NewHandler(c Chain) http.Handler {
-	var h http.Handler = proxy(c.Transport, c.H2C)
+	var h http.Handler = proxy(c.Transport, c.H2C, c.Errors)
 	h = hold(c, h)
 	h = forward.Hop(h) // once: hold may send the request twice
 	h = resolve(c.Table, h)
@@ -150,8 +153,9 @@ func isDialError(err error) bool {
 
 // proxy forwards to the pod chosen by hold, keeping the Host the client
 // sent (the user container may route on it).
-func proxy(h1, h2c http.RoundTripper) http.Handler {
+func proxy(h1, h2c http.RoundTripper, errLog *slog.Logger) http.Handler {
 	return forward.New(forward.Options{
+		Log:       errLog,
 		Target:    func(r *http.Request) string { return exchangeOf(r.Context()).addr },
 		Transport: forward.ByProtocol(h1, h2c),
 		Error: func(w http.ResponseWriter, r *http.Request, err error) {

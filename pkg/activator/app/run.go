@@ -127,7 +127,7 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 		return err
 	}
 	chain := activator.Chain{Table: store.Load, Balancer: bal, Cold: signaller.ColdRequest, Transport: toPods, H2C: h2c,
-		Clock: clk, Metrics: metrics, Tracing: tr, RetryAfter: cfg.RetryAfter}
+		Clock: clk, Metrics: metrics, Tracing: tr, RetryAfter: cfg.RetryAfter, Errors: log}
 	if cfg.RequestLog {
 		chain.Log = log
 	}
