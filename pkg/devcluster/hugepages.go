@@ -36,6 +36,7 @@ type hugePages struct {
 	mu    sync.Mutex
 	users int
 	owned bool // this process switched the mode and restores it
+	told  bool // the switch was logged (once per process)
 }
 
 const hugePagesModeFile = "/sys/kernel/mm/transparent_hugepage/enabled"
@@ -55,7 +56,8 @@ func newHugePages() *hugePages {
 // switches the mode back.
 var buildHugePages = newHugePages()
 
-// during runs build with huge pages on, logging once when it switched them.
+// during runs build with huge pages on; the first switch in the process is
+// logged.
 func (h *hugePages) during(ctx context.Context, log Logger, build func() error) error {
 	h.acquire(ctx, log)
 	defer h.release(ctx)
@@ -75,8 +77,9 @@ func (h *hugePages) acquire(ctx context.Context, log Logger) {
 		return
 	}
 	h.owned = switched
-	if switched {
-		log.Printf("transparent huge pages set to \"always\" while compiling (was %q; put back after; CSCLR_BUILD_HUGEPAGES=leave keeps it)", was)
+	if switched && !h.told {
+		h.told = true
+		log.Printf("transparent huge pages set to \"always\" while compiling (was %q, put back after each build; CSCLR_BUILD_HUGEPAGES=leave keeps it)", was)
 	}
 }
 

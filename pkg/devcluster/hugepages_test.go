@@ -118,6 +118,10 @@ func TestHugePagesNestedBuildsSwitchOnce(t *testing.T) {
 	if len(log) != 1 {
 		t.Errorf("log = %q, want one switch", log)
 	}
+	_ = h.during(ctx, &log, func() error { return nil })
+	if len(log) != 1 {
+		t.Errorf("log = %q after a second build, want the switch told once", log)
+	}
 	if got := h.currentMode(t); got != "madvise" {
 		t.Errorf("mode after = %q, want madvise", got)
 	}
