@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Cold builds compile about 9000 packages, each in a new compiler process
@@ -91,6 +92,9 @@ func (h *hugePages) release(ctx context.Context) {
 		return
 	}
 	h.owned = false
+	// Put the mode back even when the build was cancelled (Ctrl-C).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	_ = h.restore(ctx, func(pid int) bool { return pid == h.pid })
 }
 

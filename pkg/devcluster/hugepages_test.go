@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 type lines []string
@@ -177,5 +178,25 @@ func TestHugePagesRestoreAbandoned(t *testing.T) {
 				t.Errorf("mode = %q, want %q", got, c.after)
 			}
 		})
+	}
+}
+
+func TestHugePagesPutBackAfterACancelledBuild(t *testing.T) {
+	h := testHugePages(t, "always [madvise] never")
+	ctx, cancel := context.WithCancel(context.Background())
+	var log lines
+	_ = h.during(ctx, &log, func() error {
+		cancel() // Ctrl-C while compiling
+		unlock, err := h.lock(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Someone else holds the record's lock for a moment: restoring
+		// waits for it rather than giving up with the build's context.
+		time.AfterFunc(600*time.Millisecond, unlock)
+		return ctx.Err()
+	})
+	if got := h.currentMode(t); got != "madvise" {
+		t.Errorf("mode after a cancelled build = %q, want madvise", got)
 	}
 }
