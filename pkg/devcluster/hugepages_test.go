@@ -128,7 +128,7 @@ func TestHugePagesNestedBuildsSwitchOnce(t *testing.T) {
 	}
 }
 
-func TestHugePagesMidBuild(t *testing.T) {
+func TestHugePagesInnerBuildLeavesTheModeOn(t *testing.T) {
 	h := testHugePages(t, "always [madvise] never")
 	ctx := context.Background()
 	var log lines
