@@ -166,11 +166,7 @@ func kedaImageRefs(ctx context.Context, p part, repoRoot string, log Logger) (ma
 		for _, n := range names {
 			paths = append(paths, kedaImages[n])
 		}
-		var built []string
-		err = buildHugePages.during(ctx, log, func() (err error) {
-			built, err = koBuild(ctx, logf, filepath.Join(p.dir(), "src"), RegistryAddr+"/keda", paths...)
-			return err
-		})
+		built, err := koBuild(ctx, logf, filepath.Join(p.dir(), "src"), RegistryAddr+"/keda", paths...)
 		if err != nil {
 			return nil, fmt.Errorf("building KEDA images: %w (log %s)", err, p.logPath())
 		}

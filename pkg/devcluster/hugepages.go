@@ -13,11 +13,11 @@ import (
 
 // Cold builds compile about 9000 packages, each in a new compiler process
 // whose heap is faulted in 4 KiB at a time. On the paravirtualised VMs
-// csclr is measured on, a page fault costs ~13 µs, and faults took a
-// quarter of a compile's CPU time: compiling k8s.io/api/core/v1 and its
-// dependencies took 16.0-17.0 s with transparent huge pages in "madvise"
-// mode (Go's heap never asks for them) and 11.3-13.6 s in "always", with
-// a tenth of the faults. So while csclr compiles, and only then, it sets
+// csclr is measured on, page faults are dear and took a quarter of a
+// compile's CPU time: compiling k8s.io/api/core/v1 and its dependencies
+// took 16.0-19.2 s with transparent huge pages in "madvise" mode (Go's heap
+// never asks for them) and 11.3-13.6 s in "always", with a tenth of the
+// faults (README, "What halved the cold build"). So while csclr compiles, and only then, it sets
 // the host's mode to "always" and puts the previous one back afterwards.
 // CSCLR_BUILD_HUGEPAGES=leave keeps the host's setting untouched; without
 // the right to write it, nothing changes either.
@@ -52,9 +52,9 @@ func newHugePages() *hugePages {
 	}
 }
 
-// buildHugePages is the process's one switch: builds may nest (a part
-// built while KEDA's images wait for it), and only the outermost one
-// switches the mode back.
+// buildHugePages is the process's one switch: builds may overlap in one
+// process (goroutines, nested calls), and only the last to end switches
+// the mode back.
 var buildHugePages = newHugePages()
 
 // during runs build with huge pages on; the first switch in the process is

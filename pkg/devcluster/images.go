@@ -171,13 +171,19 @@ func koConfigPath(dir string) string {
 // koBuild builds Go main packages (import paths resolvable in dir's module)
 // into images and returns their references with digests.
 func koBuild(ctx context.Context, log io.Writer, dir, repo string, importPaths ...string) ([]string, error) {
-	compileErr := precompile(ctx, log, dir, importPaths...)
 	args := append([]string{"build", "--base-import-paths", "--insecure-registry", "--tags", imageTag, "--platform", "linux/" + runtime.GOARCH}, importPaths...)
 	var out bytes.Buffer
-	if err := runLoggedOut(ctx, log, &out, dir, koEnv(dir, repo), koPart.Bin("ko"), args...); err != nil {
-		if compileErr != nil {
-			return nil, &compileError{err}
+	err := buildHugePages.during(ctx, NewProgress(log), func() error {
+		compileErr := precompile(ctx, log, dir, importPaths...)
+		if err := runLoggedOut(ctx, log, &out, dir, koEnv(dir, repo), koPart.Bin("ko"), args...); err != nil {
+			if compileErr != nil {
+				return &compileError{err}
+			}
+			return err
 		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return matchKoRefs(importPaths, strings.Fields(out.String()))
