@@ -30,8 +30,9 @@ type hugePages struct {
 	// csclr that finds the process gone puts the mode back).
 	modeFile, saveFile string
 	pid                int
-	// leave is the user's choice to keep the host's setting.
-	leave bool
+	// setting is CSCLR_BUILD_HUGEPAGES: "" switches, "leave" keeps the
+	// host's mode, anything else keeps it too and says why.
+	setting string
 	alive func(pid int) bool
 
 	mu    sync.Mutex
@@ -47,7 +48,7 @@ func newHugePages() *hugePages {
 		modeFile: hugePagesModeFile,
 		saveFile: filepath.Join(CacheDir(), "hugepages-restore"),
 		pid:      os.Getpid(),
-		leave:    os.Getenv("CSCLR_BUILD_HUGEPAGES") == "leave",
+		setting:  os.Getenv("CSCLR_BUILD_HUGEPAGES"),
 		alive:    processAlive,
 	}
 }
@@ -69,7 +70,14 @@ func (h *hugePages) acquire(ctx context.Context, log Logger) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.users++
-	if h.users > 1 || h.leave {
+	if h.users > 1 || h.setting == "leave" {
+		return
+	}
+	if h.setting != "" {
+		if !h.told {
+			h.told = true
+			log.Printf("CSCLR_BUILD_HUGEPAGES=%q is not understood (unset, or \"leave\"): keeping the host's transparent huge page setting", h.setting)
+		}
 		return
 	}
 	was, switched, err := h.switchOn(ctx)

@@ -51,7 +51,7 @@ func TestHugePagesDuringABuild(t *testing.T) {
 	cases := []struct {
 		name          string
 		mode          string
-		leave         bool
+		setting       string
 		record        string // saveFile contents before the build
 		live          []int
 		during, after string
@@ -61,7 +61,8 @@ func TestHugePagesDuringABuild(t *testing.T) {
 		{name: "madvise is switched and put back", mode: "always [madvise] never", during: "always", after: "madvise", logsASwitch: true},
 		{name: "never is switched and put back", mode: "always madvise [never]", during: "always", after: "never", logsASwitch: true},
 		{name: "always is left alone", mode: "[always] madvise never", during: "always", after: "always"},
-		{name: "the user keeps the host's", mode: "always [madvise] never", leave: true, during: "madvise", after: "madvise"},
+		{name: "the user keeps the host's", mode: "always [madvise] never", setting: "leave", during: "madvise", after: "madvise"},
+		{name: "a setting not understood keeps the host's", mode: "always [madvise] never", setting: "off", during: "madvise", after: "madvise"},
 		{name: "another running build switched it", mode: "always", record: "7 madvise", live: []int{7},
 			during: "always", after: "always", recordAfter: true},
 		{name: "a build that died switched it: this one puts it back", mode: "always", record: "7 never",
@@ -72,7 +73,7 @@ func TestHugePagesDuringABuild(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := testHugePages(t, c.mode, c.live...)
-			h.leave = c.leave
+			h.setting = c.setting
 			if c.record != "" {
 				if err := h.save("x"); err != nil {
 					t.Fatal(err)
@@ -198,5 +199,15 @@ func TestHugePagesPutBackAfterACancelledBuild(t *testing.T) {
 	})
 	if got := h.currentMode(t); got != "madvise" {
 		t.Errorf("mode after a cancelled build = %q, want madvise", got)
+	}
+}
+
+func TestHugePagesSettingNotUnderstood(t *testing.T) {
+	h := testHugePages(t, "always [madvise] never")
+	h.setting = "off"
+	var log lines
+	_ = h.during(context.Background(), &log, func() error { return nil })
+	if len(log) != 1 || !strings.Contains(log[0], `CSCLR_BUILD_HUGEPAGES="off" is not understood`) {
+		t.Errorf("log = %q, want the setting named as not understood", log)
 	}
 }
