@@ -33,7 +33,7 @@ type hugePages struct {
 	// setting is CSCLR_BUILD_HUGEPAGES: "" switches, "leave" keeps the
 	// host's mode, anything else keeps it too and says why.
 	setting string
-	alive func(pid int) bool
+	alive   func(pid int) bool
 
 	mu    sync.Mutex
 	users int
