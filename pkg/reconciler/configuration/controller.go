@@ -30,8 +30,12 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
+	c, err := terminating.ManagerClient(mgr)
+	if err != nil {
+		return err
+	}
 	r := &Reconciler{
-		Client:     mgr.GetClient(),
+		Client:     c,
 		Recorder:   mgr.GetEventRecorder("configuration-controller"),
 		Clock:      opts.Clock,
 		WithConfig: opts.WithConfig,

@@ -37,8 +37,12 @@ const ControllerName = "revision-controller"
 // objects csclr creates (controller.CacheOptions): the reconciler reads a
 // child the cache does not show without it before it creates it again.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	c, err := terminating.ManagerClient(mgr)
+	if err != nil {
+		return err
+	}
 	r := &Reconciler{
-		client:   mgr.GetClient(),
+		client:   c,
 		reader:   mgr.GetAPIReader(),
 		config:   opts.Config,
 		clock:    opts.Clock,

@@ -80,8 +80,12 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		}
 	}
 
+	guarded, err := terminating.ManagerClient(mgr)
+	if err != nil {
+		return err
+	}
 	r := &Reconciler{
-		Client:          mgr.GetClient(),
+		Client:          guarded,
 		APIReader:       mgr.GetAPIReader(),
 		Recorder:        mgr.GetEventRecorder("route-controller"),
 		Clock:           opts.Clock,

@@ -22,8 +22,12 @@ type Options struct {
 // Service's spec, labels or annotations (not on its own status writes) and on
 // any change to the Configuration or Route it owns.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
+	c, err := terminating.ManagerClient(mgr)
+	if err != nil {
+		return err
+	}
 	r := &Reconciler{
-		Client:     mgr.GetClient(),
+		Client:     c,
 		Recorder:   mgr.GetEventRecorder("service-controller"),
 		WithConfig: opts.WithConfig,
 	}
