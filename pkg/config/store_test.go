@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -61,4 +62,40 @@ func TestWatcher(t *testing.T) {
 	if got := store.Load().GC.MinNonActiveRevisions; got != 20 {
 		t.Errorf("after deletion min = %d, want the default 20", got)
 	}
+}
+
+// The first read covers every ConfigMap, present, missing or invalid, and
+// only then marks the store loaded.
+func TestFirstReadMarksLoaded(t *testing.T) {
+	s := runtime.NewScheme()
+	if err := corev1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(s).WithObjects(
+		configMap(GCName, map[string]string{"min-non-active-revisions": "3"}),
+		configMap(AutoscalerName, map[string]string{"container-concurrency-target-default": "lots"}),
+	).Build()
+	store := NewStore(DefaultSystemNamespace)
+	select {
+	case <-store.Loaded():
+		t.Fatal("a new store is loaded")
+	default:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := store.WaitLoaded(ctx); err == nil {
+		t.Fatal("WaitLoaded returned nil before the first read")
+	}
+
+	w := &watcher{store: store, client: c, recorder: events.NewFakeRecorder(10)}
+	if err := (firstRead{w}).Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.WaitLoaded(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := store.Load().GC.MinNonActiveRevisions; got != 3 {
+		t.Errorf("min-non-active-revisions = %d, want 3 from config-gc", got)
+	}
+	store.MarkLoaded() // a second close must not panic
 }

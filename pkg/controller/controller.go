@@ -217,7 +217,7 @@ func register(mgr ctrl.Manager, store *config.Store, opts Options) error {
 	}
 	if opts.Webhook {
 		if err := webhook.SetupWithManager(mgr, webhook.Options{
-			WithConfig: store.ToContext,
+			WithConfig: store.LoadedContext,
 			Namespace:  opts.SystemNamespace,
 			Port:       opts.WebhookPort,
 		}); err != nil {
@@ -263,13 +263,14 @@ func RegisterCore(mgr ctrl.Manager, store *config.Store, systemNamespace string)
 func reconcileContext(store *config.Store) func(context.Context) context.Context {
 	quiet := zap.NewNop().Sugar()
 	return func(ctx context.Context) context.Context {
-		return logging.WithLogger(store.ToContext(ctx), quiet)
+		return logging.WithLogger(store.LoadedContext(ctx), quiet)
 	}
 }
 
 // revisionConfig adapts the store's snapshot to the revision reconciler.
 func revisionConfig(store *config.Store, opts Options) func(context.Context) revision.Config {
-	return func(context.Context) revision.Config {
+	return func(ctx context.Context) revision.Config {
+		_ = store.WaitLoaded(ctx) // see LoadedContext
 		c := store.Load()
 		return revision.Config{
 			Defaults:        c.Defaults,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,6 +19,16 @@ func TestRevisionConfigFollowsStore(t *testing.T) {
 		Data: map[string]string{"queue-sidecar-image": "registry.local/queue:1"}}); err != nil {
 		t.Fatal(err)
 	}
+	// Nothing is decided on defaults: the first reconcile waits for the
+	// ConfigMaps to have been read.
+	early, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	get(early)
+	if waited := time.Since(start); waited < 40*time.Millisecond {
+		t.Errorf("revision config answered after %v, before the store was loaded", waited)
+	}
+	store.MarkLoaded()
 	c := get(context.Background())
 	if c.QueueImage != "registry.local/queue:1" || c.ScalerAddress != "scaler:9095" || c.SystemNamespace != "sys" {
 		t.Errorf("revision config = %+v", c)
