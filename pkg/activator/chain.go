@@ -173,13 +173,15 @@ func proxy(h1, h2c http.RoundTripper, errLog *slog.Logger) http.Handler {
 	})
 }
 
-// logRequests writes one JSON line per request after it is answered.
+// logRequests writes one JSON line per request after it is answered. The
+// handler's own "time" is when the line was written, the end; "start" is
+// when the request arrived, as in the queue sidecar's line.
 func logRequests(log *slog.Logger, clk clock.PassiveClock, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r)
 		x := exchangeOf(r.Context())
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
-			slog.Time("time", x.start),
+			slog.Time("start", x.start),
 			slog.String("method", r.Method),
 			slog.String("host", r.Host),
 			slog.String("path", r.URL.Path),

@@ -2,8 +2,12 @@ package activator
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -14,9 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -183,11 +189,103 @@ func TestForwardingHeaders(t *testing.T) {
 	}
 }
 
+// TestUnknownHost: an unknown host is 404 whatever revision the client's
+// headers name, and no revision is woken for it.
 func TestUnknownHost(t *testing.T) {
 	f := newFixture(t, startPod(t, nil), fakeRevisions{}, 10)
-	if resp, _ := f.get(t, "nope.example.com"); resp.StatusCode != http.StatusNotFound {
-		t.Errorf("unknown host: status %d, want 404", resp.StatusCode)
+	for _, tc := range []struct {
+		name   string
+		header http.Header
+	}{
+		{name: "no headers"},
+		{name: "revision headers naming a routed revision", header: http.Header{gateway.RevisionHeader: {rev1.Name}, gateway.NamespaceHeader: {rev1.Namespace}}},
+		{name: "l5d-dst-canonical naming a routed revision", header: http.Header{gateway.LinkerdDstHeader: {"hello-00001.ns.svc.cluster.local:80"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := mustReq(f.front.URL, "nope.example.com")
+			maps.Copy(req.Header, tc.header)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("unknown host: status %d, want 404", resp.StatusCode)
+			}
+			select {
+			case rev := <-f.colds:
+				t.Errorf("an unknown host woke %v", rev)
+			default:
+			}
+		})
 	}
+}
+
+// TestRequestLogLine: one line per request, each field once: slog's time
+// (the end), the start, and what the chain learnt about the request.
+func TestRequestLogLine(t *testing.T) {
+	start := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	clk := clocktesting.NewFakePassiveClock(start)
+	var logs bytes.Buffer
+	served := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		x := exchangeOf(r.Context())
+		x.target = gateway.Target{Revision: rev1}
+		x.waited, x.wait = true, 200*time.Millisecond
+		clk.SetTime(start.Add(250 * time.Millisecond))
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, "hello")
+	})
+	h := begin(clk, logRequests(slog.New(slog.NewJSONHandler(&logs, nil)), clk, served))
+	req := httptest.NewRequest(http.MethodPost, "http://hello.ns.example.com/path", nil)
+	req.Header.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+
+	fields, err := jsonFields(logs.Bytes())
+	if err != nil {
+		t.Fatalf("the request log %q: %v", logs.String(), err)
+	}
+	want := map[string]string{
+		"level": `"INFO"`, "msg": `"request"`,
+		"start": `"2025-03-01T12:00:00Z"`, "method": `"POST"`, "host": `"hello.ns.example.com"`, "path": `"/path"`,
+		"revision": `"ns/hello-00001"`, "status": "201", "latency": "250000000", "bytes": "5",
+		"traceId": `"0af7651916cd43dd8448eb211c80319c"`, "cold": "true", "wait": "200000000",
+	}
+	if times := fields["time"]; len(times) != 1 {
+		t.Errorf("time: %d values %v, want slog's own once", len(times), times)
+	}
+	delete(fields, "time")
+	got := map[string]string{}
+	for k, vs := range fields {
+		if len(vs) != 1 {
+			t.Errorf("%s: %d values %v, want one", k, len(vs), vs)
+		}
+		got[k] = vs[0]
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("request log fields (-want +got):\n%s", diff)
+	}
+}
+
+// jsonFields reads a flat JSON object, keeping every value of a key that
+// appears more than once (encoding/json keeps only the last).
+func jsonFields(line []byte) (map[string][]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if _, err := dec.Token(); err != nil { // {
+		return nil, err
+	}
+	fields := map[string][]string{}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		fields[key.(string)] = append(fields[key.(string)], string(v))
+	}
+	return fields, nil
 }
 
 // TestColdPath: a request for a revision at zero is held, the scaler hears

@@ -23,13 +23,16 @@ func ingress(ns, name, class string, hosts ...string) *networkingv1.Ingress {
 	return ing
 }
 
-func backend(rev string, weight int32) gatewayv1.HTTPBackendRef {
+func backend(rev string, weight int32) gatewayv1.HTTPBackendRef { return backendIn("ns", rev, weight) }
+
+// backendIn is a backend as csclr's HTTPRoute of a route in ns has it.
+func backendIn(ns, rev string, weight int32) gatewayv1.HTTPBackendRef {
 	return gatewayv1.HTTPBackendRef{
 		BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(rev), Port: ptr.To(gatewayv1.PortNumber(80))}, Weight: ptr.To(weight)},
 		Filters: []gatewayv1.HTTPRouteFilter{{
 			Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier,
 			RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{Set: []gatewayv1.HTTPHeader{
-				{Name: RevisionHeader, Value: rev}, {Name: NamespaceHeader, Value: "ns"}}},
+				{Name: RevisionHeader, Value: rev}, {Name: NamespaceHeader, Value: ns}}},
 		}},
 	}
 }

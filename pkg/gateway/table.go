@@ -17,7 +17,8 @@ type Key = types.NamespacedName
 
 // Headers the ingress (Knative) or the HTTPRoute's RequestHeaderModifier
 // (csclr, Linkerd) sets to tell the activator which revision a request is
-// for, and the tag-selecting header.
+// for, and the tag-selecting header. Any client can send them too, so
+// Resolve lets them choose only among the revisions the host reaches.
 const (
 	RevisionHeader  = "Knative-Serving-Revision"
 	NamespaceHeader = "Knative-Serving-Namespace"
@@ -68,6 +69,16 @@ func (s Split) Pick(rnd uint64) (Key, bool) {
 	return s.Backends[len(s.Backends)-1].Revision, true // unreachable
 }
 
+// has reports whether the split can pick rev.
+func (s Split) has(rev Key) bool {
+	for _, b := range s.Backends {
+		if b.Revision == rev {
+			return true
+		}
+	}
+	return false
+}
+
 // Route is one Knative Route's traffic: its main split and its tags.
 type Route struct {
 	Key  Key
@@ -83,7 +94,7 @@ type Route struct {
 // Target is what a request resolved to.
 type Target struct {
 	Revision Key
-	Route    Key    // zero when the revision was named directly
+	Route    Key    // zero on a revision's own Service host
 	Tag      string // the tag that selected it, if any
 }
 
@@ -107,29 +118,31 @@ func (t *Table) Route(k Key) (*Route, bool) {
 	return r, ok
 }
 
-// Resolve finds the revision for a request, in this order:
-//  1. the Knative-Serving-Revision and -Namespace headers (set by an ingress
-//     or by the HTTPRoute's header modifier after the mesh chose the split),
-//     or Linkerd's l5d-dst-canonical naming a routed revision's Service;
-//  2. the host of an Ingress (a route's host or one of its tag hosts); on a
-//     route's host, the Knative-Serving-Tag header selects a tag when the
-//     route's TagHeader says so;
-//  3. a Service host, {name}.{ns}[.svc[.{cluster domain}]]: the apex
-//     Service of a route, or the public Service of a routed revision.
+// Resolve finds the revision for a request. The host decides which
+// revisions the request can reach, and only the host:
+//   - the host of an Ingress: a route's host, or one of its tag hosts;
+//   - a Service host, {name}.{ns}[.svc[.{cluster domain}]]: the apex Service
+//     of a route, or the public Service of a routed revision;
+//   - a short name, {name}, when the Knative-Serving-Namespace header is
+//     set: as {name}.{ns};
+//   - anything else is unknown: ok is false (404), whatever the headers say.
 //
-// rnd draws the weighted choice. ok is false for an unknown host (404).
+// On a route's host the Knative-Serving-Tag header selects a tag when the
+// route's TagHeader says so. Within the split so chosen, a revision the
+// request names, by the Knative-Serving-Revision and -Namespace headers (the
+// HTTPRoute's header modifier, after Linkerd drew from the same split) or
+// by Linkerd's l5d-dst-canonical naming its Service, is taken as the draw
+// already made; otherwise rnd draws the weighted choice. See named.
 func (t *Table) Resolve(host string, h http.Header, rnd uint64) (Target, bool) {
-	if rev, ns := h.Get(RevisionHeader), h.Get(NamespaceHeader); rev != "" && ns != "" {
-		return Target{Revision: Key{Namespace: ns, Name: rev}}, true
-	}
-	if dst := h.Get(LinkerdDstHeader); dst != "" {
-		if name, ns, ok := t.serviceHost(canonicalHost(dst)); ok && t.revisions[Key{Namespace: ns, Name: name}] {
-			return Target{Revision: Key{Namespace: ns, Name: name}}, true
-		}
-	}
 	host = canonicalHost(host)
 	if e, ok := t.hosts[host]; ok {
-		return e.resolve(h, rnd)
+		return t.resolveOn(e, h, rnd)
+	}
+	if ns := h.Get(NamespaceHeader); ns != "" && host != "" && strings.IndexByte(host, '.') < 0 {
+		// A meshed caller's short name ("hello"): the HTTPRoute's header
+		// modifier names the namespace, and {host}.{ns} is a host any
+		// client may send anyway.
+		host += "." + ns
 	}
 	name, ns, ok := t.serviceHost(host)
 	if !ok {
@@ -137,37 +150,80 @@ func (t *Table) Resolve(host string, h http.Header, rnd uint64) (Target, bool) {
 	}
 	k := Key{Namespace: ns, Name: name}
 	if r, ok := t.routes[k]; ok {
-		return hostEntry{route: r}.resolve(h, rnd)
+		return t.resolveOn(hostEntry{route: r}, h, rnd)
 	}
 	if t.revisions[k] {
+		// A revision's own Service host reaches that revision alone: there
+		// is nothing for the headers to narrow.
 		return Target{Revision: k}, true
 	}
 	return Target{}, false
 }
 
-func (e hostEntry) resolve(h http.Header, rnd uint64) (Target, bool) {
+// resolveOn chooses among the revisions of the split the route host e
+// selects.
+func (t *Table) resolveOn(e hostEntry, h http.Header, rnd uint64) (Target, bool) {
+	s, tag, ok := e.split(h)
+	if !ok {
+		return Target{}, false
+	}
+	rev, ok := t.named(h, s)
+	if !ok {
+		rev, ok = s.Pick(rnd)
+	}
+	return Target{Revision: rev, Route: e.route.Key, Tag: tag}, ok
+}
+
+// named returns the revision the request's headers name, if it is one of
+// s's. The headers come from the client as much as from the mesh, so they
+// may only narrow the host's choice, never widen it. One that names a
+// revision outside s is ignored rather than refused (404): it gains the
+// client nothing that the host alone would not give, and a legitimate one
+// can briefly disagree with this table while a traffic change propagates
+// (Linkerd reads the new HTTPRoute before or after the activator does);
+// the request is then served by the split the activator knows.
+func (t *Table) named(h http.Header, s Split) (Key, bool) {
+	if rev, ns := h.Get(RevisionHeader), h.Get(NamespaceHeader); rev != "" && ns != "" {
+		if k := (Key{Namespace: ns, Name: rev}); s.has(k) {
+			return k, true
+		}
+	}
+	if dst := h.Get(LinkerdDstHeader); dst != "" {
+		// The apex Service of a route is not one of its revisions: the
+		// split is drawn as usual.
+		if name, ns, ok := t.serviceHost(canonicalHost(dst)); ok {
+			if k := (Key{Namespace: ns, Name: name}); s.has(k) {
+				return k, true
+			}
+		}
+	}
+	return Key{}, false
+}
+
+// split is the weighted choice a route host makes: its tag's split on a tag
+// host, else the split of the tag the Knative-Serving-Tag header selects
+// (when the route honours it), else the main split. ok is false when a tag
+// host's tag is gone.
+func (e hostEntry) split(h http.Header) (s Split, tag string, ok bool) {
 	r := e.route
 	if e.fixed != nil {
-		rev, ok := e.fixed.Pick(rnd)
-		return Target{Revision: rev, Route: r.Key, Tag: e.tag}, ok
+		return *e.fixed, e.tag, true
 	}
-	tag := e.tag
+	tag = e.tag
 	if tag == "" && r.TagHeader {
 		tag = h.Get(TagHeader)
 	}
 	if tag != "" {
 		if s, ok := r.Tags[tag]; ok {
-			rev, ok := s.Pick(rnd)
-			return Target{Revision: rev, Route: r.Key, Tag: tag}, ok
+			return s, tag, true
 		}
 		if e.tag != "" {
-			return Target{}, false
+			return Split{}, "", false
 		}
 		// An unknown tag header on the main host falls back to the main split,
 		// as Knative does.
 	}
-	rev, ok := r.Main.Pick(rnd)
-	return Target{Revision: rev, Route: r.Key}, ok
+	return r.Main, "", true
 }
 
 // serviceHost reads {name}.{ns}, {name}.{ns}.svc and
