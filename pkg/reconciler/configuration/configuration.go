@@ -87,13 +87,26 @@ func (r *Reconciler) reconcile(ctx context.Context, config *v1.Configuration) er
 		}
 	}
 
-	if ready := latestReady(config, latest, revs); ready != nil && ready.Name != config.Status.LatestReadyRevisionName {
-		config.Status.SetLatestReadyRevisionName(ready.Name)
-		r.Recorder.Eventf(config, ready, corev1.EventTypeNormal, "LatestReadyUpdate", "Reconcile", "LatestReadyRevisionName updated to %q", ready.Name)
-	} else if ready == nil && config.Status.LatestReadyRevisionName != "" && !contains(revs, config.Status.LatestReadyRevisionName) {
-		config.Status.MarkLatestReadyDeleted()
-	}
+	r.setLatestReady(config, latestReady(config, latest, revs))
 	return nil
+}
+
+// setLatestReady records ready (nil: no change) as the latest ready
+// revision. It is set even when the name is unchanged because that is what
+// marks the Configuration Ready again once a failed latest revision
+// recovers, as in Knative. Knative never marks the Configuration
+// "RevisionDeleted" when the latest ready revision is gone and no other is
+// ready: the name is left dangling and Ready says what the latest created
+// revision says.
+func (r *Reconciler) setLatestReady(config *v1.Configuration, ready *v1.Revision) {
+	if ready == nil {
+		return
+	}
+	changed := ready.Name != config.Status.LatestReadyRevisionName
+	config.Status.SetLatestReadyRevisionName(ready.Name)
+	if changed {
+		r.Recorder.Eventf(config, ready, corev1.EventTypeNormal, "LatestReadyUpdate", "Reconcile", "LatestReadyRevisionName updated to %q", ready.Name)
+	}
 }
 
 // failureMessage is never empty: clients turn it into the user's error.
@@ -162,18 +175,15 @@ func (r *Reconciler) latestCreated(ctx context.Context, config *v1.Configuration
 	return rev, nil
 }
 
-// latestReady picks the newest ready revision: the current BYO one first,
-// then by configuration generation.
+// latestReady returns the revision status.latestReadyRevisionName should
+// name, or nil to leave it as it is. As in Knative, latestReady only moves
+// forward: the candidates start at the current latest ready revision's
+// generation, so when that revision fails later (its pods crash), it stays
+// latestReady, and so do the routes following the latest revision, rather
+// than falling back to an older revision nobody asked for.
 func latestReady(config *v1.Configuration, latest *v1.Revision, revs []*v1.Revision) *v1.Revision {
-	if latest.IsReady() {
-		return latest
-	}
-	candidates := append([]*v1.Revision(nil), revs...)
-	sort.SliceStable(candidates, func(i, j int) bool {
-		gi, _ := resources.Generation(candidates[i])
-		gj, _ := resources.Generation(candidates[j])
-		return gi > gj
-	})
+	candidates := readyCandidates(config, latest, revs)
+	sortNewestFirst(config, candidates)
 	for _, rev := range candidates {
 		if rev.IsReady() {
 			return rev
@@ -182,7 +192,80 @@ func latestReady(config *v1.Configuration, latest *v1.Revision, revs []*v1.Revis
 	return nil
 }
 
-func contains(revs []*v1.Revision, name string) bool {
+// readyCandidates returns the revisions whose configuration generation lies
+// between the latest ready revision's and the Configuration's (both
+// included), and always the latest created one: a BYO name may name a
+// revision of an older generation with the same spec, and it is what the
+// template asks for. Revisions without a generation label are left out, as
+// Knative's label selector leaves them out.
+func readyCandidates(config *v1.Configuration, latest *v1.Revision, revs []*v1.Revision) []*v1.Revision {
+	// The floor comes from the revisions listed before latest was created:
+	// a deleted latest ready revision recreated under the same name this
+	// very reconcile does not count as present, as in Knative.
+	floor, ok := latestReadyGeneration(config, revs)
+	if !containsName(revs, latest.Name) {
+		// latest may have been created (or read) after revs were listed.
+		revs = append([]*v1.Revision{latest}, revs...)
+	}
+	if !ok {
+		return append([]*v1.Revision(nil), revs...)
+	}
+	var out []*v1.Revision
+	for _, rev := range revs {
+		gen, err := resources.Generation(rev)
+		if rev.Name == latest.Name || (err == nil && gen >= floor && gen <= config.Generation) {
+			out = append(out, rev)
+		}
+	}
+	return out
+}
+
+// latestReadyGeneration is the configuration generation of the current
+// latest ready revision; ok is false when there is none. A latest ready
+// revision that is gone (deleted by hand: config-gc keeps it) does not
+// bound the search, as in Knative, so latestReady may then go back to the
+// newest older revision that is ready instead of naming a missing one. An
+// unreadable generation label bounds it at the Configuration's generation.
+func latestReadyGeneration(config *v1.Configuration, revs []*v1.Revision) (gen int64, ok bool) {
+	name := config.Status.LatestReadyRevisionName
+	if name == "" {
+		return 0, false
+	}
+	for _, rev := range revs {
+		if rev.Name != name {
+			continue
+		}
+		gen, err := resources.Generation(rev)
+		if err != nil {
+			return config.Generation, true
+		}
+		return gen, true
+	}
+	return 0, false
+}
+
+// sortNewestFirst orders revs by configuration generation, newest first, with
+// the template's BYO-named revision ahead of all: it is the current one
+// whatever its generation. Revisions without a readable generation go last.
+func sortNewestFirst(config *v1.Configuration, revs []*v1.Revision) {
+	byo := config.Spec.GetTemplate().Name
+	sort.SliceStable(revs, func(i, j int) bool {
+		if (revs[i].Name == byo) != (revs[j].Name == byo) {
+			return revs[i].Name == byo
+		}
+		return generationOrLowest(revs[i]) > generationOrLowest(revs[j])
+	})
+}
+
+func generationOrLowest(rev *v1.Revision) int64 {
+	gen, err := resources.Generation(rev)
+	if err != nil {
+		return -1
+	}
+	return gen
+}
+
+func containsName(revs []*v1.Revision, name string) bool {
 	for _, r := range revs {
 		if r.Name == name {
 			return true
