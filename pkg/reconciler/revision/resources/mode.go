@@ -36,8 +36,16 @@ type ModeState struct {
 // csclr takes the observed load as zero: minReady = ceil(TBC/perPodCapacity),
 // at least 1. TBC 0 means "activator only at zero" (minReady 1), TBC -1
 // means "always activator" (AlwaysProxy).
+//
+// Knative's HPA class ignores target-burst-capacity: it always asks for
+// serve mode, and the activator stands in only while no pod is ready
+// (knative.dev/serving pkg/reconciler/autoscaling/hpa/hpa.go,
+// serverlessservice/serverlessservice.go), so its minReady is 1.
 func MinReadyForServe(rev *v1.Revision, cfg Config) int {
 	pa := paView(rev)
+	if pa.Class() == autoscaling.HPA {
+		return 1
+	}
 	tbc := cfg.Autoscaler.TargetBurstCapacity
 	if v, ok := pa.TargetBC(); ok {
 		tbc = v

@@ -20,6 +20,10 @@ func TestMinReadyForServe(t *testing.T) {
 		{"containerConcurrency is the per-pod capacity", testRev(withCC(10), withAnnotations(autoscaling.TargetBurstCapacityKey, "25")), 3},
 		{"target annotation is the per-pod capacity", testRev(withAnnotations(autoscaling.TargetAnnotationKey, "300")), 1},
 		{"camelCase alias", testRev(withAnnotations("autoscaling.knative.dev/targetBurstCapacity", "-1")), AlwaysProxy},
+		// Knative's HPA class is always in serve mode once a pod is ready.
+		{"HPA class ignores TBC", hpaRev(), 1},
+		{"HPA class ignores TBC -1", hpaRev(autoscaling.TargetBurstCapacityKey, "-1"), 1},
+		{"HPA class on concurrency too", hpaRev(autoscaling.MetricAnnotationKey, "concurrency", autoscaling.TargetBurstCapacityKey, "500"), 1},
 	} {
 		if got := MinReadyForServe(tc.rev, DefaultConfig()); got != tc.want {
 			t.Errorf("%s: MinReadyForServe = %d, want %d", tc.name, got, tc.want)

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
 	"knative.dev/serving/pkg/apis/autoscaling"
+	autoscalingv1alpha1 "knative.dev/serving/pkg/apis/autoscaling/v1alpha1"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	asresources "knative.dev/serving/pkg/reconciler/autoscaling/resources"
 
@@ -73,6 +74,10 @@ func MakeScaledObject(rev *v1.Revision, cfg Config) (*kedav1alpha1.ScaledObject,
 	if err != nil {
 		return nil, err
 	}
+	behavior := makeBehavior(cfg, delay)
+	if onResourceMetric(pa) {
+		behavior = hpaClassBehavior(pa)
+	}
 	so := &kedav1alpha1.ScaledObject{
 		ObjectMeta: makeObjectMeta(rev, names.ScaledObject(rev.Name)),
 		Spec: kedav1alpha1.ScaledObjectSpec{
@@ -89,7 +94,7 @@ func MakeScaledObject(rev *v1.Revision, cfg Config) (*kedav1alpha1.ScaledObject,
 			MaxReplicaCount:       ptr.To(b.max),
 			Advanced: &kedav1alpha1.AdvancedConfig{
 				HorizontalPodAutoscalerConfig: &kedav1alpha1.HorizontalPodAutoscalerConfig{
-					Behavior: makeBehavior(cfg, delay, trigger.Type == TriggerType),
+					Behavior: behavior,
 				},
 			},
 			Triggers: []kedav1alpha1.ScaleTriggers{trigger},
@@ -107,14 +112,21 @@ type scaleBounds struct {
 // activation-scale ("when scaling from zero, go to at least N") is KEDA's
 // idle mode: idleReplicaCount 0 while inactive, minReplicaCount N once
 // active.
+//
+// Knative's HPA class never scales to zero: MakeHPA leaves minReplicas unset
+// below 1 and the apiserver defaults it to 1 (min-scale 0, an unreachable
+// revision and enable-scale-to-zero alike), and it ignores activation-scale,
+// a scale-from-zero knob. KEDA agrees: it refuses a ScaledObject whose only
+// triggers are cpu/memory with minReplicaCount 0.
 func scaleBoundsOf(rev *v1.Revision, cfg Config) scaleBounds {
 	pa := paView(rev)
+	hpa := pa.Class() == autoscaling.HPA
 	lo, hi := pa.ScaleBounds(cfg.Autoscaler)
-	if lo == 0 && !cfg.Autoscaler.EnableScaleToZero {
+	if lo == 0 && (hpa || !cfg.Autoscaler.EnableScaleToZero) {
 		lo = 1
 	}
 	b := scaleBounds{min: lo, max: hi}
-	if act, ok := pa.ActivationScale(); ok && act > lo {
+	if act, ok := pa.ActivationScale(); ok && act > lo && !hpa {
 		if lo == 0 {
 			b.idle = ptr.To[int32](0)
 		}
@@ -144,18 +156,12 @@ func InitialReplicas(rev *v1.Revision, cfg Config) int32 {
 
 func makeTrigger(rev *v1.Revision, cfg Config, window time.Duration, panicWin, panicThr float64) (kedav1alpha1.ScaleTriggers, error) {
 	pa := paView(rev)
-	target, _ := asresources.ResolveMetricTarget(pa, cfg.Autoscaler)
-	if pa.Class() == autoscaling.HPA {
-		switch m := pa.Metric(); m {
-		case autoscaling.CPU, autoscaling.Memory:
-			// Knative's HPA class on a resource metric is KEDA's own trigger.
-			return kedav1alpha1.ScaleTriggers{
-				Type:       m,
-				MetricType: autoscalingv2.UtilizationMetricType,
-				Metadata:   map[string]string{"value": strconv.Itoa(int(math.Round(target)))},
-			}, nil
-		}
+	if onResourceMetric(pa) {
+		// Only the resource trigger: the HPA class never scales to zero, so
+		// there is nothing for csclr's scaler to wake up.
+		return makeResourceTrigger(pa), nil
 	}
+	target, _ := asresources.ResolveMetricTarget(pa, cfg.Autoscaler)
 	if cfg.ScalerAddress == "" {
 		return kedav1alpha1.ScaleTriggers{}, fmt.Errorf("revision %s/%s: no scaler address configured: set the controller's scaler address", rev.Namespace, rev.Name)
 	}
@@ -176,25 +182,88 @@ func makeTrigger(rev *v1.Revision, cfg Config, window time.Duration, panicWin, p
 	}, nil
 }
 
+// hpaDefaultCPUUtilization is the apiserver's default metric for an HPA
+// that names none (k8s.io/kubernetes pkg/apis/autoscaling/v2/defaults.go):
+// Knative's HPA class writes no metric when the revision has no target
+// annotation, whichever of cpu or memory it asks for.
+const hpaDefaultCPUUtilization = 80
+
+// onResourceMetric reports whether the revision uses Knative's HPA class on
+// cpu or memory (the class's default metric is cpu), which KEDA's own
+// resource triggers implement.
+func onResourceMetric(pa *autoscalingv1alpha1.PodAutoscaler) bool {
+	if pa.Class() != autoscaling.HPA {
+		return false
+	}
+	m := pa.Metric()
+	return m == autoscaling.CPU || m == autoscaling.Memory
+}
+
+// makeResourceTrigger is the KEDA cpu/memory trigger of the metric Knative's
+// HPA class gives the HPA: the target annotation alone (not
+// target-utilization-percentage, not containerConcurrency) as a CPU
+// utilization percentage rounded up, or as MiB of memory per pod (an
+// AverageValue, truncated to whole MiB as Knative does); no target
+// annotation leaves the HPA's own default, 80 % CPU.
+func makeResourceTrigger(pa *autoscalingv1alpha1.PodAutoscaler) kedav1alpha1.ScaleTriggers {
+	cpu := func(percent int64) kedav1alpha1.ScaleTriggers {
+		return kedav1alpha1.ScaleTriggers{
+			Type:       autoscaling.CPU,
+			MetricType: autoscalingv2.UtilizationMetricType,
+			Metadata:   map[string]string{"value": strconv.FormatInt(percent, 10)},
+		}
+	}
+	target, ok := pa.Target()
+	switch {
+	case !ok:
+		return cpu(hpaDefaultCPUUtilization)
+	case pa.Metric() == autoscaling.Memory:
+		// Knative's targets below 1 truncate to 0, which the apiserver
+		// refuses in an HPA (an AverageValue must be positive); 1 MiB is the
+		// nearest target it accepts.
+		mib := max(1, int64(min(target, math.MaxInt64/(1<<20))))
+		return kedav1alpha1.ScaleTriggers{
+			Type:       autoscaling.Memory,
+			MetricType: autoscalingv2.AverageValueMetricType,
+			Metadata:   map[string]string{"value": resource.NewQuantity(mib<<20, resource.BinarySI).String()},
+		}
+	default:
+		// KEDA parses the value as an int32.
+		return cpu(int64(min(math.Ceil(target), math.MaxInt32)))
+	}
+}
+
+// hpaClassBehavior is the HPA behaviour of Knative's HPA class: the HPA's
+// defaults (the cluster's downscale stabilization, 100 % or 4 pods per 15 s
+// up, 100 % per 15 s down, 10 % tolerance) except that a window annotation
+// becomes the stabilization window both ways. Knative's rates and
+// scale-down-delay do not apply to the class.
+func hpaClassBehavior(pa *autoscalingv1alpha1.PodAutoscaler) *autoscalingv2.HorizontalPodAutoscalerBehavior {
+	w, ok := pa.Window()
+	if !ok {
+		return nil
+	}
+	return &autoscalingv2.HorizontalPodAutoscalerBehavior{
+		ScaleUp:   &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: ptr.To(seconds(w))},
+		ScaleDown: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: ptr.To(seconds(w))},
+	}
+}
+
 // makeBehavior turns Knative's rate limits and scale-down-delay into HPA
-// behaviour. The scaler already averages over the stable window, so the
-// HPA's scale-down stabilization is exactly Knative's scale-down-delay (both
-// act on the highest recommendation over the period).
+// behaviour for csclr's own metric. The scaler already averages over the
+// stable window, so the HPA's scale-down stabilization is exactly Knative's
+// scale-down-delay (both act on the highest recommendation over the period).
 //
 // Knative's autoscaler wants exactly ceil(load/target) pods; the HPA
 // ignores changes within 10 % of the current count unless told otherwise.
-// For csclr's own metric (exact) the tolerance is 0, so that 10 pods at
-// 10.9 pods' worth of load become 11 as in Knative. The HPA class keeps the
-// HPA's default, as Knative's HPA class does. (The field is beta and on by
-// default from Kubernetes 1.35; older clusters drop it and keep 10 %.)
-func makeBehavior(cfg Config, delay time.Duration, exact bool) *autoscalingv2.HorizontalPodAutoscalerBehavior {
+// The metric is exact, so the tolerance is 0: 10 pods at 10.9 pods' worth
+// of load become 11 as in Knative. (The field is beta and on by default from
+// Kubernetes 1.35; older clusters drop it and keep 10 %.)
+func makeBehavior(cfg Config, delay time.Duration) *autoscalingv2.HorizontalPodAutoscalerBehavior {
 	as := cfg.Autoscaler
 	up := int32(math.Min(math.MaxInt32, math.Round((as.MaxScaleUpRate-1)*100)))
 	down := int32(math.Round((1 - 1/as.MaxScaleDownRate) * 100))
-	var tolerance *resource.Quantity
-	if exact {
-		tolerance = ptr.To(resource.MustParse("0"))
-	}
+	tolerance := ptr.To(resource.MustParse("0"))
 	return &autoscalingv2.HorizontalPodAutoscalerBehavior{
 		ScaleUp: &autoscalingv2.HPAScalingRules{
 			Tolerance:                  tolerance,

@@ -59,6 +59,37 @@ func wantScaledObject() *kedav1alpha1.ScaledObject {
 	}
 }
 
+// hpaRev is testRev with Knative's HPA class and the given annotations
+// (key, value pairs) and revision options.
+func hpaRev(args ...any) *v1.Revision {
+	kv := []string{autoscaling.ClassAnnotationKey, autoscaling.HPA}
+	opts := []func(*v1.Revision){}
+	for _, a := range args {
+		switch a := a.(type) {
+		case string:
+			kv = append(kv, a)
+		case func(*v1.Revision):
+			opts = append(opts, a)
+		}
+	}
+	return testRev(append([]func(*v1.Revision){withAnnotations(kv...)}, opts...)...)
+}
+
+// hpaWant edits wantScaledObject() into the ScaledObject of an hpaRev on a
+// resource metric: the class and the given annotations, min and max, one
+// cpu/memory trigger and the HPA's default behaviour.
+func hpaWant(minR, maxR int32, typ string, mt autoscalingv2.MetricTargetType, value string, kv ...string) []func(*kedav1alpha1.ScaledObject) {
+	return []func(*kedav1alpha1.ScaledObject){func(so *kedav1alpha1.ScaledObject) {
+		so.Annotations[autoscaling.ClassAnnotationKey] = autoscaling.HPA
+		for i := 0; i+1 < len(kv); i += 2 {
+			so.Annotations[kv[i]] = kv[i+1]
+		}
+		so.Spec.MinReplicaCount, so.Spec.MaxReplicaCount = ptr.To(minR), ptr.To(maxR)
+		so.Spec.Triggers = []kedav1alpha1.ScaleTriggers{{Type: typ, MetricType: mt, Metadata: map[string]string{"value": value}}}
+		so.Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior = nil
+	}}
+}
+
 func TestMakeScaledObject(t *testing.T) {
 	ann := func(kv ...string) func(so *kedav1alpha1.ScaledObject) {
 		return func(so *kedav1alpha1.ScaledObject) {
@@ -150,18 +181,91 @@ func TestMakeScaledObject(t *testing.T) {
 				b := so.Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior
 				b.ScaleUp.Policies[0].Value, b.ScaleDown.Policies[0].Value = 200, 75
 			}},
+		},
+		// Knative's HPA class (pkg/reconciler/autoscaling/hpa/resources/hpa.go):
+		// the target annotation alone, never below one pod, HPA behaviour.
+		{
+			name: "HPA class on cpu: the target is the utilization percentage, target-utilization does not apply",
+			rev:  hpaRev(autoscaling.MetricAnnotationKey, "cpu", autoscaling.TargetAnnotationKey, "80"),
+			want: hpaWant(1, math.MaxInt32, "cpu", autoscalingv2.UtilizationMetricType, "80",
+				autoscaling.MetricAnnotationKey, "cpu", autoscaling.TargetAnnotationKey, "80"),
 		}, {
-			name: "HPA class on cpu is KEDA's cpu trigger",
-			rev: testRev(withAnnotations(autoscaling.ClassAnnotationKey, autoscaling.HPA, autoscaling.MetricAnnotationKey, "cpu",
-				autoscaling.TargetAnnotationKey, "80", autoscaling.TargetUtilizationPercentageKey, "100")),
-			want: []func(*kedav1alpha1.ScaledObject){ann(autoscaling.ClassAnnotationKey, autoscaling.HPA, autoscaling.MetricAnnotationKey, "cpu",
-				autoscaling.TargetAnnotationKey, "80", autoscaling.TargetUtilizationPercentageKey, "100"), func(so *kedav1alpha1.ScaledObject) {
-				so.Spec.Triggers = []kedav1alpha1.ScaleTriggers{{Type: "cpu", MetricType: autoscalingv2.UtilizationMetricType,
-					Metadata: map[string]string{"value": "80"}}}
-				// The HPA class keeps the HPA's own tolerance.
-				b := so.Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior
-				b.ScaleUp.Tolerance, b.ScaleDown.Tolerance = nil, nil
-			}},
+			name: "HPA class on cpu: a fractional target rounds up",
+			rev:  hpaRev(autoscaling.MetricAnnotationKey, "cpu", autoscaling.TargetAnnotationKey, "62.1", autoscaling.TargetUtilizationPercentageKey, "50"),
+			want: hpaWant(1, math.MaxInt32, "cpu", autoscalingv2.UtilizationMetricType, "63",
+				autoscaling.MetricAnnotationKey, "cpu", autoscaling.TargetAnnotationKey, "62.1", autoscaling.TargetUtilizationPercentageKey, "50"),
+		}, {
+			name: "HPA class on cpu without a target: the HPA's default 80 %",
+			rev:  hpaRev(autoscaling.MetricAnnotationKey, "cpu"),
+			want: hpaWant(1, math.MaxInt32, "cpu", autoscalingv2.UtilizationMetricType, "80", autoscaling.MetricAnnotationKey, "cpu"),
+		}, {
+			name: "HPA class without a metric is on cpu",
+			rev:  hpaRev(autoscaling.TargetAnnotationKey, "50"),
+			want: hpaWant(1, math.MaxInt32, "cpu", autoscalingv2.UtilizationMetricType, "50", autoscaling.TargetAnnotationKey, "50"),
+		}, {
+			name: "HPA class on memory: the target is MiB per pod",
+			rev:  hpaRev(autoscaling.MetricAnnotationKey, "memory", autoscaling.TargetAnnotationKey, "200"),
+			want: hpaWant(1, math.MaxInt32, "memory", autoscalingv2.AverageValueMetricType, "200Mi",
+				autoscaling.MetricAnnotationKey, "memory", autoscaling.TargetAnnotationKey, "200"),
+		}, {
+			name: "HPA class on memory: whole MiB, as Knative truncates",
+			rev:  hpaRev(autoscaling.MetricAnnotationKey, "memory", autoscaling.TargetAnnotationKey, "2048.9"),
+			want: hpaWant(1, math.MaxInt32, "memory", autoscalingv2.AverageValueMetricType, "2Gi",
+				autoscaling.MetricAnnotationKey, "memory", autoscaling.TargetAnnotationKey, "2048.9"),
+		}, {
+			name: "HPA class on memory: a target below 1 MiB is 1 MiB, not the 0 an HPA refuses",
+			rev:  hpaRev(autoscaling.MetricAnnotationKey, "memory", autoscaling.TargetAnnotationKey, "0.5"),
+			want: hpaWant(1, math.MaxInt32, "memory", autoscalingv2.AverageValueMetricType, "1Mi",
+				autoscaling.MetricAnnotationKey, "memory", autoscaling.TargetAnnotationKey, "0.5"),
+		}, {
+			name: "HPA class on memory without a target: the HPA's default, 80 % cpu",
+			rev:  hpaRev(autoscaling.MetricAnnotationKey, "memory"),
+			want: hpaWant(1, math.MaxInt32, "cpu", autoscalingv2.UtilizationMetricType, "80", autoscaling.MetricAnnotationKey, "memory"),
+		}, {
+			name: "HPA class: min-scale 0 is one pod",
+			rev:  hpaRev(autoscaling.MinScaleAnnotationKey, "0"),
+			want: hpaWant(1, math.MaxInt32, "cpu", autoscalingv2.UtilizationMetricType, "80", autoscaling.MinScaleAnnotationKey, "0"),
+		}, {
+			name: "HPA class: min-scale and max-scale",
+			rev:  hpaRev(autoscaling.MinScaleAnnotationKey, "3", autoscaling.MaxScaleAnnotationKey, "7"),
+			want: hpaWant(3, 7, "cpu", autoscalingv2.UtilizationMetricType, "80", autoscaling.MinScaleAnnotationKey, "3", autoscaling.MaxScaleAnnotationKey, "7"),
+		}, {
+			name: "HPA class: max-scale 1",
+			rev:  hpaRev(autoscaling.MaxScaleAnnotationKey, "1"),
+			want: hpaWant(1, 1, "cpu", autoscalingv2.UtilizationMetricType, "80", autoscaling.MaxScaleAnnotationKey, "1"),
+		}, {
+			name: "HPA class: min-scale from config-autoscaler",
+			rev:  hpaRev(),
+			cfg:  func(c *Config) { c.Autoscaler.MinScale = 2 },
+			want: hpaWant(2, math.MaxInt32, "cpu", autoscalingv2.UtilizationMetricType, "80"),
+		}, {
+			name: "HPA class: an unreachable revision keeps one pod",
+			rev: hpaRev(autoscaling.MinScaleAnnotationKey, "3", func(r *v1.Revision) {
+				r.Labels[serving.RoutingStateLabelKey] = "reserve"
+			}),
+			want: hpaWant(1, math.MaxInt32, "cpu", autoscalingv2.UtilizationMetricType, "80", autoscaling.MinScaleAnnotationKey, "3"),
+		}, {
+			name: "HPA class ignores activation-scale (a scale-from-zero knob)",
+			rev:  hpaRev(autoscaling.ActivationScaleKey, "3"),
+			want: hpaWant(1, math.MaxInt32, "cpu", autoscalingv2.UtilizationMetricType, "80", autoscaling.ActivationScaleKey, "3"),
+		}, {
+			name: "HPA class: the window stabilizes both ways; rates and scale-down-delay do not apply",
+			rev:  hpaRev(autoscaling.WindowAnnotationKey, "2m", autoscaling.ScaleDownDelayAnnotationKey, "45s"),
+			cfg:  func(c *Config) { c.Autoscaler.MaxScaleUpRate = 3 },
+			want: append(hpaWant(1, math.MaxInt32, "cpu", autoscalingv2.UtilizationMetricType, "80",
+				autoscaling.WindowAnnotationKey, "2m", autoscaling.ScaleDownDelayAnnotationKey, "45s"),
+				func(so *kedav1alpha1.ScaledObject) {
+					so.Spec.InitialCooldownPeriod, so.Spec.CooldownPeriod = ptr.To[int32](120), ptr.To[int32](45)
+					so.Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{
+						ScaleUp:   &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: ptr.To[int32](120)},
+						ScaleDown: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: ptr.To[int32](120)},
+					}
+				}),
+		}, {
+			name: "HPA class on concurrency: csclr's scaler, but never below one pod",
+			rev:  hpaRev(autoscaling.MetricAnnotationKey, "concurrency"),
+			want: []func(*kedav1alpha1.ScaledObject){ann(autoscaling.ClassAnnotationKey, autoscaling.HPA, autoscaling.MetricAnnotationKey, "concurrency"),
+				func(so *kedav1alpha1.ScaledObject) { so.Spec.MinReplicaCount = ptr.To[int32](1) }},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -204,6 +308,14 @@ func TestInitialReplicas(t *testing.T) {
 		{"capped by max-scale", testRev(withAnnotations(autoscaling.InitialScaleAnnotationKey, "9", autoscaling.MaxScaleAnnotationKey, "5")), nil, 5},
 		{"raised to activation-scale", testRev(withAnnotations(autoscaling.ActivationScaleKey, "2")), nil, 2},
 		{"zero stays zero with activation-scale", testRev(withAnnotations(autoscaling.ActivationScaleKey, "2", autoscaling.InitialScaleAnnotationKey, "0")), nil, 0},
+		// The HPA class never has zero pods, whatever initial-scale says.
+		{"HPA class", hpaRev(), nil, 1},
+		{"HPA class, zero annotation", hpaRev(autoscaling.InitialScaleAnnotationKey, "0"), nil, 1},
+		{"HPA class, config default 0", hpaRev(), func(c *Config) { c.Autoscaler.InitialScale = 0 }, 1},
+		{"HPA class, annotation", hpaRev(autoscaling.InitialScaleAnnotationKey, "4"), nil, 4},
+		{"HPA class, raised to min-scale", hpaRev(autoscaling.MinScaleAnnotationKey, "3"), nil, 3},
+		{"HPA class, capped by max-scale", hpaRev(autoscaling.InitialScaleAnnotationKey, "9", autoscaling.MaxScaleAnnotationKey, "5"), nil, 5},
+		{"HPA class ignores activation-scale", hpaRev(autoscaling.ActivationScaleKey, "2"), nil, 1},
 	} {
 		cfg := DefaultConfig()
 		if tc.cfg != nil {
