@@ -11,6 +11,13 @@ tier=${1:-all}
 mkdir -p bin
 hack/build-cli.sh
 
+# The packages requests pass through, and what they use on the way: tested
+# with -race.
+data_path() {
+  go list ./pkg/queue/... ./pkg/activator/... ./pkg/scaler/... ./pkg/gateway/... ./pkg/stats/... \
+    ./pkg/h1/... ./pkg/forward/... ./pkg/logbuf/... ./pkg/tracing/...
+}
+
 step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
 
 unit() {
@@ -22,16 +29,16 @@ unit() {
   step "unit: go test ./..."
   go test ./...
   step "unit: -race on the data path"
-  pkgs=$(go list ./pkg/queue/... ./pkg/activator/... ./pkg/scaler/... ./pkg/gateway/... ./pkg/stats/... 2>/dev/null || true)
-  if [ -n "$pkgs" ]; then go test -race $pkgs; fi
+  go test -race $(data_path)
 }
 
 integration() {
   step "integration: building (once) etcd and kube-apiserver"
   KUBEBUILDER_ASSETS=$(bin/csclr dev envtest-assets)
   export KUBEBUILDER_ASSETS
-  step "integration: go test -tags integration ./..."
-  go test -tags integration -timeout 30m ./...
+  step "integration: go test -tags integration ./... (-race on the data path)"
+  go test -tags integration -timeout 30m $(go list ./... | grep -vxF "$(data_path)")
+  go test -tags integration -race -timeout 30m $(data_path)
 }
 
 e2e() {
