@@ -8,12 +8,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Sustained load makes KEDA scale a revision from one pod to several (the
 // scaler reports the concurrency the activators and queue sidecars see);
-// when the load stops it scales back down. No request fails meanwhile.
+// when the load drops it scales back down. No request fails meanwhile,
+// including while the surplus pods are taken out of the endpoints and
+// drained under the lighter load that remains.
 func TestScaleOutUnderLoadAndBack(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
@@ -38,23 +42,35 @@ func TestScaleOutUnderLoadAndBack(t *testing.T) {
 		t.Errorf("%d requests failed while scaling out", l.failed())
 	}
 
+	// One request at a time keeps one pod busy; the others go.
+	light := startLoad(ctx, newClient(t, ctx, host, time.Minute), 1, "/?sleep=50ms", 4*time.Minute)
 	start = time.Now()
-	waitReplicas(t, ctx, ns, rev, 3*time.Minute, "scale back after the load", func(spec, _ int32) bool { return spec <= 1 })
-	t.Logf("back to at most one pod %s after the load", time.Since(start).Round(time.Second))
+	waitReplicas(t, ctx, ns, rev, 3*time.Minute, "scale back under a light load", func(spec, _ int32) bool { return spec <= 1 })
+	waitPodsGone(t, ctx, ns, rev, 1, 2*time.Minute)
+	t.Logf("back to one pod %s after the load dropped", time.Since(start).Round(time.Second))
+	light.stop()
+	t.Logf("light load: %s", light)
+	if light.failed() > 0 {
+		t.Errorf("%d requests failed while pods were removed", light.failed())
+	}
 }
 
-// A new image (here: a new MESSAGE, which makes a new revision the same way)
-// rolled out under constant load: every request succeeds, and the traffic
-// moves to the new revision.
+// A new image (the test app under a second tag, with a new MESSAGE to tell
+// the answers apart) rolled out under constant load: every request
+// succeeds, the traffic moves to the new revision, and the old revision's
+// pods go away (scaled to zero, endpoints updated, drained) while the load
+// goes on.
 func TestImageUpdateUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	ns := createNamespace(t, ctx, "e2e-rollout")
-	spec := ksvcSpec{name: "rolling", image: testImage(t), env: map[string]string{"MESSAGE": "v1"}}
+	window := map[string]string{"autoscaling.knative.dev/window": "6s"}
+	spec := ksvcSpec{name: "rolling", image: testImage(t), env: map[string]string{"MESSAGE": "v1"}, annotations: window}
 	host := applyKsvc(t, ctx, ns, spec)
 
 	l := startLoad(ctx, newClient(t, ctx, host, time.Minute), 4, "/", 4*time.Minute)
 	time.Sleep(3 * time.Second)
+	spec.image = tagImage(t, ctx, spec.image, "rollout-v2")
 	spec.env = map[string]string{"MESSAGE": "v2"}
 	applyKsvc(t, ctx, ns, spec)
 	eventually(t, ctx, "answers from v2", func() error {
@@ -63,11 +79,59 @@ func TestImageUpdateUnderLoad(t *testing.T) {
 		}
 		return nil
 	})
+	start := time.Now()
+	waitPodsGone(t, ctx, ns, "rolling-00001", 0, 3*time.Minute)
+	t.Logf("the old revision's pods gone %s after 100 answers from v2", time.Since(start).Round(time.Second))
 	time.Sleep(3 * time.Second)
 	l.stop()
 	t.Logf("load: %s", l)
 	if l.failed() > 0 {
 		t.Errorf("%d requests failed during the rollout", l.failed())
+	}
+}
+
+// tagImage tags image (in the local registry) as tag and
+// returns the tagged reference, which the controller leaves unresolved
+// (the local registry is among the registries skipping tag resolution).
+func tagImage(t *testing.T, ctx context.Context, image, tag string) string {
+	t.Helper()
+	ref, err := name.ParseReference(image)
+	if err != nil {
+		t.Fatalf("parsing %s: %v", image, err)
+	}
+	desc, err := remote.Get(ref, remote.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("reading %s: %v", image, err)
+	}
+	tagged := ref.Context().Tag(tag)
+	if err := remote.Tag(tagged, desc, remote.WithContext(ctx)); err != nil {
+		t.Fatalf("tagging %s as %s: %v", image, tagged, err)
+	}
+	return tagged.String()
+}
+
+// waitPodsGone waits until at most max pods of the revision exist,
+// terminating ones included.
+func waitPodsGone(t *testing.T, ctx context.Context, ns, revision string, max int, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		pods, err := cluster.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "serving.knative.dev/revision=" + revision})
+		if err != nil {
+			t.Fatalf("pods of %s: %v", revision, err)
+		}
+		if len(pods.Items) <= max {
+			return
+		}
+		if time.Now().After(deadline) {
+			dumpPods(t, ns)
+			t.Fatalf("%s still has %d pods after %s, want at most %d", revision, len(pods.Items), limit, max)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(time.Second):
+		}
 	}
 }
 
