@@ -19,6 +19,9 @@ type decision struct {
 	Stable    float64 // the stable-window average of the revision's total load
 	Panic     float64 // the panic-window average
 	Panicking bool
+	// Held is set when Desired was raised to the ready pods because this
+	// replica's window is partial (see partialLocked).
+	Held bool
 }
 
 // decider keeps the state Knative's autoscaler carries between decisions:

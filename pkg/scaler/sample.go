@@ -100,5 +100,13 @@ func (s *Scaler) Observe(rev Key, o observation) {
 	r.sources = seen
 	r.readyPods = o.readyPods
 	r.inFlight = inFlight
+	if r.win.seen(now) == 0 {
+		r.whole = o.readyPods == 0 // see revision.whole
+	}
 	r.win.record(now, total)
+	select {
+	case <-r.gathered:
+	default:
+		close(r.gathered)
+	}
 }

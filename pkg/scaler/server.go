@@ -74,11 +74,29 @@ func (s *Scaler) GetMetricSpec(_ context.Context, ref *pb.ScaledObjectRef) (*pb.
 
 // GetMetrics implements KEDA's external scaler: the value makes the HPA's
 // ceil(value/target) equal the pods Knative's KPA would want (see
-// metricValue).
-func (s *Scaler) GetMetrics(_ context.Context, req *pb.GetMetricsRequest) (*pb.GetMetricsResponse, error) {
+// metricValue), never fewer than are ready while this replica's window is
+// partial (see partialLocked).
+//
+// For a revision this replica has not gathered yet (KEDA's connection just
+// moved here) it first waits for the revision's first gathering round, then
+// answers; if none comes within firstRoundWait it answers Unavailable.
+// KEDA passes the error on to the HPA (external_scaler.go GetMetricsAndActivity,
+// scale_handler.go GetScaledObjectMetrics), and an HPA whose only metric
+// fails keeps the current scale (kubernetes horizontal.go,
+// computeReplicasForMetrics and reconcileAutoscaler). The error is only the
+// fallback, not the answer during the whole warm-up, because KEDA treats
+// every error as a scaler failure: a KEDAScalerFailed event, its scaler
+// cache rebuilt, and from its polling (which calls GetMetrics before
+// IsActive) a ScaledObject Ready=False "TriggerError" until the next poll;
+// after a failover that would hit every idle revision. IsActive does not
+// wait: KEDA always asks GetMetrics first in the same poll.
+func (s *Scaler) GetMetrics(ctx context.Context, req *pb.GetMetricsRequest) (*pb.GetMetricsResponse, error) {
 	spec, err := specOf(req.GetScaledObjectRef())
 	if err != nil {
 		return nil, err
+	}
+	if !s.awaitFirstRound(ctx, spec) {
+		return nil, status.Errorf(codes.Unavailable, "revision %s: this scaler replica has not gathered its load yet (it was just asked about it); the HPA keeps the current scale until it has", spec.Revision)
 	}
 	d := s.Decide(spec)
 	return &pb.GetMetricsResponse{MetricValues: []*pb.MetricValue{{

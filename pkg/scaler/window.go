@@ -48,6 +48,15 @@ func (w *window) clearUpTo(sec int64) {
 	w.last = sec
 }
 
+// seen is how much of the past the window holds at now: the seconds from
+// its first write to now, both included; 0 before any write.
+func (w *window) seen(now time.Time) time.Duration {
+	if w.first == 0 {
+		return 0
+	}
+	return time.Duration(now.Unix()-w.first+1) * time.Second
+}
+
 func (w *window) index(sec int64) int {
 	i := int(sec % int64(len(w.buckets)))
 	if i < 0 {

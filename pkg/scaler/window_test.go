@@ -40,3 +40,29 @@ func TestWindow(t *testing.T) {
 		})
 	}
 }
+
+func TestWindowSeen(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	tests := []struct {
+		name   string
+		writes []time.Duration // after t0
+		now    time.Duration
+		want   time.Duration
+	}{
+		{name: "never written", now: 5 * time.Second, want: 0},
+		{name: "written this second", writes: []time.Duration{300 * time.Millisecond}, now: 900 * time.Millisecond, want: time.Second},
+		{name: "from the first write, not the last", writes: []time.Duration{0, 5 * time.Second}, now: 9 * time.Second, want: 10 * time.Second},
+		{name: "longer than the window", writes: []time.Duration{0}, now: 100 * time.Second, want: 101 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWindow(10 * time.Second)
+			for _, d := range tc.writes {
+				w.record(t0.Add(d), 1)
+			}
+			if got := w.seen(t0.Add(tc.now)); got != tc.want {
+				t.Errorf("seen = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
