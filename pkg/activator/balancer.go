@@ -32,8 +32,14 @@ type PodLister interface {
 
 // RevisionInfo is what the activator needs from a Revision's spec.
 type RevisionInfo struct {
-	ContainerConcurrency int           // 0 = unlimited
-	Timeout              time.Duration // spec.timeoutSeconds: the longest a cold request waits
+	ContainerConcurrency int // 0 = unlimited
+	// The revision's request timeouts, which the activator applies to the
+	// whole request from its arrival, the wait for a pod included (as
+	// Knative's activator does): the pod's queue sidecar starts its own
+	// clocks only when the request reaches it.
+	Timeout              time.Duration // spec.timeoutSeconds; 0 = defaultTimeout
+	ResponseStartTimeout time.Duration // spec.responseStartTimeoutSeconds; 0 = Timeout alone
+	IdleTimeout          time.Duration // spec.idleTimeoutSeconds; 0 = none
 }
 
 // RevisionLister looks a revision up. A revision's spec never changes
@@ -78,14 +84,28 @@ type Balancer struct {
 }
 
 type revState struct {
-	thr     *throttler
-	timeout atomic.Int64                 // the revision's timeoutSeconds as a Duration, refreshed by sync
-	info    atomic.Pointer[RevisionInfo] // nil until the lister answered
-	asking  atomic.Bool                  // a lookup runs in the background
+	thr    *throttler
+	info   atomic.Pointer[RevisionInfo] // nil until the lister answered
+	asking atomic.Bool                  // a lookup runs in the background
+	// users counts the requests between use and leave, so that Sweep never
+	// drops a state a request has found but not yet queued on (it would
+	// wait on a throttler that no sync feeds any more, until its timeout).
+	users atomic.Int32
+	// used says a request came since the last Sweep.
+	used atomic.Bool
 
-	mu      sync.Mutex
-	probed  map[string]bool               // IPs that answered our probe
-	probing map[string]context.CancelFunc // IPs being probed
+	// mu serialises syncs (an older pod list must not overwrite a newer
+	// one) and guards what follows.
+	mu     sync.Mutex
+	listed int // pods with an IP at the last sync, ready or not
+	// probed holds the IPs that answered our probe before the kubelet
+	// reported them ready; wasReady those it has reported ready. From then
+	// on the kubelet's word alone counts: probing only gets ahead of a new
+	// pod's first ready flip, and a pod it reports not ready (failing its
+	// readiness, overloaded) must leave the rotation.
+	probed   map[string]bool
+	wasReady map[string]bool
+	probing  map[string]context.CancelFunc // IPs being probed
 }
 
 // NewBalancer returns an empty Balancer.
@@ -99,10 +119,22 @@ func NewBalancer(cfg BalancerConfig) *Balancer {
 	return &Balancer{cfg: cfg, revs: map[Key]*revState{}}
 }
 
+// use is revision for a request: the state is kept from Sweep until the
+// request calls leave.
+func (b *Balancer) use(rev Key) *revState { return b.state(rev, true) }
+
+// leave ends what use began.
+func (s *revState) leave() { s.users.Add(-1) }
+
 // revision returns the revision's state, creating and syncing it on first use.
-func (b *Balancer) revision(rev Key) *revState {
+func (b *Balancer) revision(rev Key) *revState { return b.state(rev, false) }
+
+func (b *Balancer) state(rev Key, claim bool) *revState {
 	b.mu.RLock()
 	s := b.revs[rev]
+	if s != nil && claim {
+		s.claim() // under b.mu, which Sweep holds to drop a state
+	}
 	b.mu.RUnlock()
 	if s != nil {
 		return s
@@ -114,33 +146,44 @@ func (b *Balancer) revision(rev Key) *revState {
 	info, found := b.cfg.Revisions.Revision(rev)
 	b.mu.Lock()
 	if s = b.revs[rev]; s == nil {
-		s = &revState{thr: newThrottler(b.cfg.Clock.Now, b.cfg.QueueDepth), probed: map[string]bool{}, probing: map[string]context.CancelFunc{}}
+		s = &revState{thr: newThrottler(b.cfg.Clock.Now, b.cfg.QueueDepth),
+			probed: map[string]bool{}, wasReady: map[string]bool{}, probing: map[string]context.CancelFunc{}}
 		// Others may use s before the sync below: they wait for pods, and
 		// as long as the revision allows, not for no time at all.
 		if found {
 			s.info.Store(&info)
 		}
-		s.timeout.Store(int64(s.info.Load().maxWait()))
 		b.revs[rev] = s
+	}
+	if claim {
+		s.claim()
 	}
 	b.mu.Unlock()
 	b.sync(rev, s)
 	return s
 }
 
-// limits are the revision's per-pod capacity at this activator (0 =
-// unlimited) and the longest a request may wait for a pod. While the
-// revision is not known yet, they are the defaults, and it is looked up
-// again in the background.
-func (b *Balancer) limits(rev Key, s *revState) (capacity int, timeout time.Duration) {
+func (s *revState) claim() {
+	s.users.Add(1)
+	if !s.used.Load() { // a store per request would bounce the cache line between cores
+		s.used.Store(true)
+	}
+}
+
+// capacity is the revision's per-pod capacity at this activator (0 =
+// unlimited). While the revision is not known yet, it is unlimited (the
+// queue sidecar still enforces containerConcurrency), and the revision is
+// looked up again in the background.
+func (b *Balancer) capacity(rev Key, s *revState) int {
 	info := s.info.Load()
 	if info == nil {
 		b.lookUpInBackground(rev, s)
+		return 0
 	}
-	if info != nil && info.ContainerConcurrency > 0 {
-		capacity = max(1, info.ContainerConcurrency/max(1, b.cfg.Replicas()))
+	if info.ContainerConcurrency > 0 {
+		return max(1, info.ContainerConcurrency/max(1, b.cfg.Replicas()))
 	}
-	return capacity, info.maxWait()
+	return 0
 }
 
 // lookUpInBackground asks for the revision again, one lookup at a time,
@@ -159,19 +202,26 @@ func (b *Balancer) lookUpInBackground(rev Key, s *revState) {
 	}()
 }
 
-// maxWait is the longest a request may wait for a pod of the revision; i
-// may be nil (not looked up yet).
-func (i *RevisionInfo) maxWait() time.Duration {
-	if i == nil || i.Timeout <= 0 {
-		return defaultTimeout
+// timeouts are the revision's request deadlines, as the queue sidecar
+// derives them (queue.TimeoutsFor); i may be nil (not looked up yet).
+func (i *RevisionInfo) timeouts() timeouts {
+	t := timeouts{firstByte: defaultTimeout}
+	if i == nil {
+		return t
 	}
-	return i.Timeout
+	if i.Timeout > 0 {
+		t.firstByte = i.Timeout
+	}
+	if i.ResponseStartTimeout > 0 {
+		t.firstByte = min(t.firstByte, i.ResponseStartTimeout)
+	}
+	t.idle = max(0, i.IdleTimeout)
+	return t
 }
 
-// maxWait is how long a request for the revision may wait for a pod: its
-// timeoutSeconds, read at the last sync so that the warm path never touches
-// the informer cache.
-func (s *revState) maxWait() time.Duration { return time.Duration(s.timeout.Load()) }
+// timeouts are the revision's request deadlines as known now: an atomic
+// read, so that the warm path never touches the informer cache.
+func (s *revState) timeouts() timeouts { return s.info.Load().timeouts() }
 
 // PodsChanged re-reads a revision's pods; call it from the Pod and
 // EndpointSlice informers' handlers. Revisions without traffic here are
@@ -199,18 +249,31 @@ func (b *Balancer) Resync() {
 }
 
 // sync recomputes the revision's usable pods, starts probing the pods that
-// have an IP but are not ready yet, and stops probing pods that left.
+// have an IP but were never reported ready, and stops probing pods that
+// left or were reported ready.
 func (b *Balancer) sync(rev Key, s *revState) {
-	pods := b.cfg.Pods.RevisionPods(rev)
-	capacity, timeout := b.limits(rev, s)
-	s.timeout.Store(int64(timeout))
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Read under s.mu: two syncs may run at once (informer, probe, lookup),
+	// and the later reading must be the one applied.
+	capacity := b.capacity(rev, s)
+	pods := b.cfg.Pods.RevisionPods(rev)
+	s.listed = len(pods)
 	present := make(map[string]bool, len(pods))
 	addrs := make([]string, 0, len(pods))
 	for _, p := range pods {
 		present[p.IP] = true
-		if p.Ready || s.probed[p.IP] {
-			addrs = append(addrs, b.addr(p.IP))
+		if p.Ready {
+			s.wasReady[p.IP] = true
+			delete(s.probed, p.IP)
+		}
+		usable := p.Ready || (s.probed[p.IP] && !s.wasReady[p.IP])
+		if usable || s.wasReady[p.IP] {
+			// In the rotation, or out of it until the kubelet says ready
+			// again: no probe either way.
+			if usable {
+				addrs = append(addrs, b.addr(p.IP))
+			}
 			if cancel := s.probing[p.IP]; cancel != nil {
 				cancel()
 				delete(s.probing, p.IP)
@@ -229,12 +292,13 @@ func (b *Balancer) sync(rev Key, s *revState) {
 			delete(s.probing, ip)
 		}
 	}
-	for ip := range s.probed {
-		if !present[ip] {
-			delete(s.probed, ip) // an IP may come back as another pod
+	for _, seen := range []map[string]bool{s.probed, s.wasReady} {
+		for ip := range seen {
+			if !present[ip] {
+				delete(seen, ip) // an IP may come back as another pod
+			}
 		}
 	}
-	s.mu.Unlock()
 	s.thr.setPods(addrs, capacity)
 }
 
@@ -243,6 +307,12 @@ func (b *Balancer) probe(ctx context.Context, rev Key, s *revState, ip string) {
 		return
 	}
 	s.mu.Lock()
+	if ctx.Err() != nil {
+		// A sync cancelled this probe (under s.mu) as it succeeded: the pod
+		// left, or the kubelet has spoken for it since.
+		s.mu.Unlock()
+		return
+	}
 	s.probed[ip] = true
 	delete(s.probing, ip)
 	s.mu.Unlock()
@@ -278,17 +348,24 @@ func (b *Balancer) Held() int {
 	return n
 }
 
-// Sweep forgets revisions with nothing in flight and no pod being probed,
-// so that memory follows the revisions with traffic, not every revision
-// ever seen. The next request recreates the state from the listers.
+// Sweep forgets revisions that have no pod, had no request since the last
+// Sweep and have nothing in flight, so that memory follows the revisions
+// with traffic, not every revision ever seen. The next request recreates
+// the state, which costs a lookup on the API server on the request's path:
+// a revision with pods keeps its state (the informers keep it current, and
+// a warm request must not pay that round trip however rare its traffic),
+// and a revision without pods pays it while it waits for one to start.
 func (b *Balancer) Sweep() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for k, s := range b.revs {
+		if s.used.Swap(false) || s.users.Load() > 0 {
+			continue
+		}
 		s.mu.Lock()
-		probing := len(s.probing)
+		hasPods := s.listed > 0 // pods being probed included
 		s.mu.Unlock()
-		if probing == 0 && s.thr.idle() {
+		if !hasPods && s.thr.idle() {
 			delete(b.revs, k)
 		}
 	}

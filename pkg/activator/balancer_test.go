@@ -1,6 +1,7 @@
 package activator
 
 import (
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -66,8 +67,8 @@ func TestBalancerNewRevisionWaitsItsTimeoutBeforeTheFirstSync(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); b.revision(rev1) }()
 	<-pods.entered
-	if got := b.revision(rev1).maxWait(); got != 7*time.Second {
-		t.Errorf("maxWait before the first sync = %s, want the revision's 7s", got)
+	if got := b.revision(rev1).timeouts().firstByte; got != 7*time.Second {
+		t.Errorf("the first-byte timeout before the first sync = %s, want the revision's 7s", got)
 	}
 	close(pods.release)
 	<-done
@@ -98,16 +99,16 @@ func TestBalancerLooksARevisionUpUntilItAnswers(t *testing.T) {
 	b := NewBalancer(BalancerConfig{Pods: &fakePods{}, Revisions: revs,
 		Replicas: func() int { return 1 }, QueueDepth: 10, Clock: clock.RealClock{}})
 	s := b.revision(rev1) // the creation's lookup fails; its sync asks again in the background
-	if got := s.maxWait(); got != defaultTimeout && got != 9*time.Second {
-		t.Errorf("maxWait = %s, want the default %s until the revision is known", got, defaultTimeout)
+	if got := s.timeouts().firstByte; got != defaultTimeout && got != 9*time.Second {
+		t.Errorf("first-byte timeout = %s, want the default %s until the revision is known", got, defaultTimeout)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for s.maxWait() != 9*time.Second && time.Now().Before(deadline) {
+	for s.timeouts().firstByte != 9*time.Second && time.Now().Before(deadline) {
 		b.PodsChanged(rev1)
 		time.Sleep(time.Millisecond)
 	}
-	if got := s.maxWait(); got != 9*time.Second {
-		t.Fatalf("maxWait = %s, want the revision's 9s once a lookup answered", got)
+	if got := s.timeouts().firstByte; got != 9*time.Second {
+		t.Fatalf("first-byte timeout = %s, want the revision's 9s once a lookup answered", got)
 	}
 	for !s.asking.CompareAndSwap(false, false) && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond) // the successful lookup's own sync
@@ -175,11 +176,11 @@ func TestBalancerSyncsWithoutWaitingForTheLookup(t *testing.T) {
 	}
 	close(revs.release)
 	deadline := time.Now().Add(5 * time.Second)
-	for s.maxWait() != 7*time.Second && time.Now().Before(deadline) {
+	for s.timeouts().firstByte != 7*time.Second && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if got := s.maxWait(); got != 7*time.Second {
-		t.Errorf("maxWait = %s after the lookup answered, want 7s", got)
+	if got := s.timeouts().firstByte; got != 7*time.Second {
+		t.Errorf("first-byte timeout = %s after the lookup answered, want 7s", got)
 	}
 }
 
@@ -217,5 +218,67 @@ func TestBalancerSignalsColdBeforeTheLookup(t *testing.T) {
 	case rev := <-colds:
 		t.Errorf("a revision with a ready pod signalled cold: %v", rev)
 	default:
+	}
+}
+
+// TestBalancerRotationFollowsReadiness: a new pod is probed and used before
+// the kubelet reports it ready (the fast path of a cold start), but once the
+// kubelet has reported a pod ready, its word alone counts: a pod it then
+// reports not ready leaves the rotation, even though it still answers our
+// probe, until the kubelet reports it ready again. An IP that leaves and
+// comes back is a new pod.
+func TestBalancerRotationFollowsReadiness(t *testing.T) {
+	const (
+		ready    = "ready"
+		notReady = "not ready"
+		gone     = "gone"
+	)
+	type step struct {
+		pod  string
+		want bool // in the rotation
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{name: "probed before the kubelet reports it ready", steps: []step{{notReady, true}, {ready, true}}},
+		{name: "ready, then not ready", steps: []step{{ready, true}, {notReady, false}}},
+		{name: "probed, ready, then not ready", steps: []step{{notReady, true}, {ready, true}, {notReady, false}}},
+		{name: "not ready, then ready again", steps: []step{{ready, true}, {notReady, false}, {ready, true}, {notReady, false}}},
+		{name: "gone, then back as a new pod", steps: []step{{ready, true}, {notReady, false}, {gone, false}, {notReady, true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := startPod(t, nil)
+			pod.ready.Store(true) // answers every probe
+			pods := &fakePods{}
+			b := NewBalancer(BalancerConfig{Pods: pods, Revisions: fakeRevisions{}, Replicas: func() int { return 1 },
+				QueueDepth: 10, Clock: clock.RealClock{}, Port: pod.port,
+				Prober: &Prober{Client: &http.Client{Timeout: time.Second}, Clock: clock.RealClock{}, Interval: time.Millisecond}})
+			s := b.revision(rev1)
+			inRotation := func() bool {
+				s.thr.mu.Lock()
+				defer s.thr.mu.Unlock()
+				return len(s.thr.pods) == 1
+			}
+			for i, st := range tc.steps {
+				switch st.pod {
+				case gone:
+					pods.set(rev1)
+				default:
+					pods.set(rev1, PodInfo{IP: "127.0.0.1", Ready: st.pod == ready})
+				}
+				b.PodsChanged(rev1)
+				if st.want { // as soon as a probe answers
+					for deadline := time.Now().Add(5 * time.Second); !inRotation() && time.Now().Before(deadline); {
+						time.Sleep(time.Millisecond)
+					}
+				} else { // and still out after many probe intervals
+					time.Sleep(50 * time.Millisecond)
+				}
+				if got := inRotation(); got != st.want {
+					t.Fatalf("step %d (%s): in the rotation = %v, want %v", i, st.pod, got, st.want)
+				}
+			}
+		})
 	}
 }

@@ -31,8 +31,9 @@ type Chain struct {
 	// Transport carries HTTP/1.1 (and upgrades); H2C carries requests that
 	// arrived as cleartext HTTP/2 (gRPC). H2C may be nil.
 	Transport, H2C http.RoundTripper
-	Clock          clock.PassiveClock
-	Log            *slog.Logger // one line per request; nil = no request log
+	// Clock also times the revisions' request timeouts.
+	Clock clock.WithDelayedExecution
+	Log   *slog.Logger // one line per request; nil = no request log
 	// Errors receives the proxy's own failures that no response reports
 	// (a WebSocket copy cut); nil discards them.
 	Errors  *slog.Logger
@@ -44,11 +45,14 @@ type Chain struct {
 
 // NewHandler builds the activator's request path, outermost first:
 // trace span → request log → metrics → route lookup and weighted revision
-// choice → this hop in Forwarded / X-Forwarded-For → hold (count, signal the
-// scaler if cold, wait for a pod slot: the load balancing) → proxy to the pod.
+// choice → this hop in Forwarded / X-Forwarded-For → admit (the revision's
+// state and its timeouts, from the request's arrival) → hold (count, signal
+// the scaler if cold, wait for a pod slot: the load balancing) → proxy to
+// the pod.
 func NewHandler(c Chain) http.Handler {
 	var h http.Handler = proxy(c.Transport, c.H2C, c.Errors)
 	h = hold(c, h)
+	h = admit(c.Balancer, c.Clock, h)
 	h = forward.Hop(h) // once: hold may send the request twice
 	h = resolve(c.Table, h)
 	if c.Metrics != nil {
@@ -85,20 +89,21 @@ func resolve(table func() *gateway.Table, next http.Handler) http.Handler {
 }
 
 // hold takes a slot on one of the revision's pods. Without a ready pod the
-// request waits, at most the revision's timeoutSeconds, in a bounded
-// per-revision queue, and the scaler hears of it at once.
+// request waits in a bounded per-revision queue, at most until a response
+// should have started (admit), and the scaler hears of it at once.
 func hold(c Chain, next http.Handler) http.Handler {
 	retryAfter := strconv.Itoa(max(1, int(c.RetryAfter/time.Second)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x := exchangeOf(r.Context())
 		rev := x.target.Revision
-		s := c.Balancer.revision(rev)
+		a := admissionOf(r.Context())
+		s := a.rev
 
 		// One retry on another pod when the first could not be dialled (a
 		// pod gone before the informer said so) and nothing was sent.
 		for attempt := 0; attempt < 2; attempt++ {
 			start := c.Clock.Now()
-			p, waited, err := s.thr.acquire(r.Context(), s.maxWait(), func() {
+			p, waited, err := s.thr.acquire(r.Context(), a.respondBy.Sub(start), func() {
 				if c.Metrics != nil {
 					c.Metrics.coldStarts.Inc()
 				}

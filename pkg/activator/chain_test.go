@@ -33,14 +33,20 @@ import (
 var rev1 = Key{Namespace: "ns", Name: "hello-00001"}
 
 type fakePods struct {
-	mu   sync.Mutex
-	pods map[Key][]PodInfo
+	mu     sync.Mutex
+	pods   map[Key][]PodInfo
+	onList func() // if set, runs at each RevisionPods (outside mu)
 }
 
 func (f *fakePods) RevisionPods(rev Key) []PodInfo {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]PodInfo(nil), f.pods[rev]...)
+	hook := f.onList
+	pods := append([]PodInfo(nil), f.pods[rev]...)
+	f.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return pods
 }
 
 func (f *fakePods) set(rev Key, pods ...PodInfo) {
@@ -101,7 +107,19 @@ type fixture struct {
 	colds   chan Key
 }
 
-func newFixture(t testing.TB, pod *fakePod, revs fakeRevisions, depth int) *fixture {
+// countingLookups answers from infos and counts the lookups, each an API
+// round trip in the activator.
+type countingLookups struct {
+	infos fakeRevisions
+	asks  atomic.Int32
+}
+
+func (c *countingLookups) Revision(rev Key) (RevisionInfo, bool) {
+	c.asks.Add(1)
+	return c.infos.Revision(rev)
+}
+
+func newFixture(t testing.TB, pod *fakePod, revs RevisionLister, depth int) *fixture {
 	f := &fixture{pods: &fakePods{}, colds: make(chan Key, 100)}
 	f.bal = NewBalancer(BalancerConfig{
 		Pods: f.pods, Revisions: revs, Replicas: func() int { return 1 }, QueueDepth: depth,
@@ -467,5 +485,256 @@ func TestRetriesADeadPod(t *testing.T) {
 	defer s.thr.mu.Unlock()
 	if len(s.thr.pods) != 1 || s.thr.pods[0].addr != "127.0.0.1:"+strconv.Itoa(pod.port) {
 		t.Errorf("after a dial failure the dead pod should be dropped until the next sync; pods: %d", len(s.thr.pods))
+	}
+}
+
+// blockUntilCancelled is a pod that never answers on its own (within the
+// test's life).
+func blockUntilCancelled(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-r.Context().Done():
+	case <-time.After(5 * time.Second):
+		io.WriteString(w, "too late")
+	}
+}
+
+// TestRevisionTimeouts: the activator applies the revision's timeouts to
+// the whole request, from its arrival, as the queue sidecar does from the
+// request's arrival at the pod: a 504 when no response started in time
+// (timeoutSeconds, responseStartTimeoutSeconds, or idleTimeoutSeconds
+// before the start), a cut response when it goes idle after the start, and
+// never a cut for a started response that is merely slow overall.
+func TestRevisionTimeouts(t *testing.T) {
+	const short = 300 * time.Millisecond
+	for _, tc := range []struct {
+		name     string
+		info     RevisionInfo
+		pod      http.HandlerFunc
+		wantCode int
+		wantBody string // "" = not checked
+		wantCut  bool   // the body ends early
+	}{
+		{name: "no response within timeoutSeconds", info: RevisionInfo{Timeout: short},
+			pod: blockUntilCancelled, wantCode: http.StatusGatewayTimeout},
+		{name: "responseStartTimeoutSeconds shorter than timeoutSeconds", info: RevisionInfo{Timeout: time.Minute, ResponseStartTimeout: short},
+			pod: blockUntilCancelled, wantCode: http.StatusGatewayTimeout},
+		{name: "idleTimeoutSeconds before the response starts", info: RevisionInfo{Timeout: time.Minute, IdleTimeout: short},
+			pod: blockUntilCancelled, wantCode: http.StatusGatewayTimeout},
+		{name: "a started response outlives timeoutSeconds", info: RevisionInfo{Timeout: short},
+			pod: func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "started ")
+				http.NewResponseController(w).Flush()
+				time.Sleep(2 * short)
+				io.WriteString(w, "done")
+			}, wantCode: http.StatusOK, wantBody: "started done"},
+		{name: "bytes keep a response within idleTimeoutSeconds", info: RevisionInfo{Timeout: time.Minute, IdleTimeout: short},
+			pod: func(w http.ResponseWriter, r *http.Request) {
+				for range 6 {
+					io.WriteString(w, ".")
+					http.NewResponseController(w).Flush()
+					time.Sleep(short / 3)
+				}
+			}, wantCode: http.StatusOK, wantBody: "......"},
+		{name: "idle after the start cuts the response", info: RevisionInfo{Timeout: time.Minute, IdleTimeout: short},
+			pod: func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "started")
+				http.NewResponseController(w).Flush()
+				blockUntilCancelled(w, r)
+			}, wantCode: http.StatusOK, wantCut: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, startPod(t, tc.pod), fakeRevisions{rev1: tc.info}, 10)
+			var logs bytes.Buffer
+			var logMu sync.Mutex
+			f.chain.Log = slog.New(slog.NewJSONHandler(lockedWriter{&logMu, &logs}, nil))
+			f.front.Config.Handler = NewHandler(f.chain)
+			f.pods.set(rev1, PodInfo{IP: "127.0.0.1", Ready: true})
+
+			start := time.Now()
+			resp, err := http.DefaultClient.Do(mustReq(f.front.URL, "hello.ns.example.com"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, readErr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			took := time.Since(start)
+			if resp.StatusCode != tc.wantCode {
+				t.Fatalf("status %d %q after %s, want %d", resp.StatusCode, body, took, tc.wantCode)
+			}
+			if tc.wantBody != "" && (string(body) != tc.wantBody || readErr != nil) {
+				t.Errorf("body %q (%v), want %q whole", body, readErr, tc.wantBody)
+			}
+			if tc.wantCut && readErr == nil {
+				t.Errorf("body %q read whole, want the response cut when idle", body)
+			}
+			if tc.wantCode == http.StatusGatewayTimeout {
+				if took < short || took > 2*time.Second {
+					t.Errorf("504 after %s, want it at the %s timeout", took, short)
+				}
+				// The log says what the caller got, not that a client left.
+				deadline := time.Now().Add(2 * time.Second)
+				for !strings.Contains(locked(&logMu, &logs), `"status":504`) && time.Now().Before(deadline) {
+					time.Sleep(time.Millisecond)
+				}
+				if l := locked(&logMu, &logs); !strings.Contains(l, `"status":504`) {
+					t.Errorf("request log %s, want status 504", l)
+				}
+			}
+		})
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func locked(mu *sync.Mutex, b *bytes.Buffer) string {
+	mu.Lock()
+	defer mu.Unlock()
+	return b.String()
+}
+
+// TestColdWaitCountsAgainstTheTimeout: a request that waited for a pod has
+// only what is left of timeoutSeconds for the response to start, not a
+// fresh timeoutSeconds at the pod (about twice the revision's timeout in
+// all).
+func TestColdWaitCountsAgainstTheTimeout(t *testing.T) {
+	const timeout = time.Second
+	pod := startPod(t, http.HandlerFunc(blockUntilCancelled))
+	f := newFixture(t, pod, fakeRevisions{rev1: {Timeout: timeout}}, 10)
+	type result struct {
+		code int
+		took time.Duration
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		resp, _ := f.get(t, "hello.ns.example.com")
+		done <- result{resp.StatusCode, time.Since(start)}
+	}()
+	<-f.colds
+	f.pods.set(rev1, PodInfo{IP: "127.0.0.1"})
+	f.bal.PodsChanged(rev1)
+	time.Sleep(timeout * 6 / 10)
+	pod.ready.Store(true) // the held request goes to the pod, which never answers
+	select {
+	case r := <-done:
+		if r.code != http.StatusGatewayTimeout || r.took < timeout || r.took > timeout*3/2 {
+			t.Errorf("status %d after %s, want 504 at the %s timeout counted from the arrival", r.code, r.took, timeout)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no answer")
+	}
+}
+
+// TestSweepKeepsAStateARequestFound: Sweep may run between a request
+// finding its revision's state and queuing on it; the state must stay, or
+// the request waits on a throttler that no pod event reaches any more, and
+// gets a 504 although a pod became ready.
+func TestSweepKeepsAStateARequestFound(t *testing.T) {
+	f := newFixture(t, startPod(t, nil), fakeRevisions{rev1: {Timeout: 3 * time.Second}}, 10)
+	var once sync.Once
+	f.pods.mu.Lock()
+	f.pods.onList = func() { once.Do(f.bal.Sweep) } // the creation's sync: the state is in the map, the request not queued yet
+	f.pods.mu.Unlock()
+	done := make(chan int, 1)
+	go func() {
+		resp, _ := f.get(t, "hello.ns.example.com")
+		done <- resp.StatusCode
+	}()
+	<-f.colds // queued
+	f.pods.set(rev1, PodInfo{IP: "127.0.0.1", Ready: true})
+	f.bal.PodsChanged(rev1)
+	select {
+	case code := <-done:
+		if code != http.StatusOK {
+			t.Errorf("status %d, want 200 once the pod is ready", code)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("the request still waits after its pod became ready: its state was swept")
+	}
+}
+
+// TestSweepWhileServing (run it with -race): requests, pod changes and
+// sweeps at once; every request is answered.
+func TestSweepWhileServing(t *testing.T) {
+	f := newFixture(t, startPod(t, nil), fakeRevisions{rev1: {Timeout: 5 * time.Second}}, 1000)
+	f.pods.set(rev1, PodInfo{IP: "127.0.0.1", Ready: true})
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			f.bal.Sweep()
+			f.bal.PodsChanged(rev1)
+			time.Sleep(100 * time.Microsecond)
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 25 {
+				if resp, body := f.get(t, "hello.ns.example.com"); resp.StatusCode != http.StatusOK {
+					t.Errorf("status %d %q", resp.StatusCode, body)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	bg.Wait()
+}
+
+// TestSweep: what Sweep keeps. A revision with pods keeps its state,
+// however rare its requests, so that a warm request never waits on the API
+// server's lookup; a revision without pods keeps it while it had a request
+// since the last Sweep; otherwise memory follows the traffic.
+func TestSweep(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		pods      []PodInfo
+		sweeps    int // after the request
+		wantState bool
+	}{
+		{name: "pods, idle for many sweeps", pods: []PodInfo{{IP: "127.0.0.1", Ready: true}}, sweeps: 5, wantState: true},
+		{name: "pods not ready yet", pods: []PodInfo{{IP: "127.0.0.2"}}, sweeps: 5, wantState: true},
+		{name: "no pods, a request since the last sweep", sweeps: 1, wantState: true},
+		{name: "no pods, no request for a whole sweep period", sweeps: 2, wantState: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			revs := &countingLookups{infos: fakeRevisions{rev1: {Timeout: 50 * time.Millisecond}}}
+			f := newFixture(t, startPod(t, nil), revs, 10)
+			f.pods.set(rev1, tc.pods...)
+			f.get(t, "hello.ns.example.com") // a 504 without a ready pod
+			for range tc.sweeps {
+				f.bal.Sweep()
+			}
+			if got := len(f.bal.Reports("act")) == 1; got != tc.wantState {
+				t.Fatalf("state kept = %v after %d sweeps, want %v", got, tc.sweeps, tc.wantState)
+			}
+			if !tc.wantState {
+				return
+			}
+			f.get(t, "hello.ns.example.com")
+			if n := revs.asks.Load(); n != 1 {
+				t.Errorf("the revision was looked up %d times, want once", n)
+			}
+		})
 	}
 }

@@ -97,13 +97,24 @@ func (l *listers) Revision(rev activator.Key) (activator.RevisionInfo, bool) {
 		return activator.RevisionInfo{}, false
 	}
 	info := activator.RevisionInfo{Timeout: defaultTimeoutS * time.Second}
-	if r.Spec.TimeoutSeconds != nil && *r.Spec.TimeoutSeconds > 0 {
-		info.Timeout = time.Duration(*r.Spec.TimeoutSeconds) * time.Second
+	if t := positiveSeconds(r.Spec.TimeoutSeconds); t > 0 {
+		info.Timeout = t
 	}
+	info.ResponseStartTimeout = positiveSeconds(r.Spec.ResponseStartTimeoutSeconds)
+	info.IdleTimeout = positiveSeconds(r.Spec.IdleTimeoutSeconds)
 	if r.Spec.ContainerConcurrency != nil {
 		info.ContainerConcurrency = int(*r.Spec.ContainerConcurrency)
 	}
 	return info, true
+}
+
+// positiveSeconds is a revision's optional timeout field as a duration, 0
+// when unset or not positive (not applied).
+func positiveSeconds(s *int64) time.Duration {
+	if s == nil || *s <= 0 {
+		return 0
+	}
+	return time.Duration(*s) * time.Second
 }
 
 // readyAddresses lists the ready endpoint addresses of a Service.

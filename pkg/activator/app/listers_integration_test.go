@@ -53,6 +53,7 @@ func TestListersAgainstAPIServer(t *testing.T) {
 
 	rev := &servingv1.Revision{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "hello-00001"},
 		Spec: servingv1.RevisionSpec{ContainerConcurrency: ptr.To[int64](3), TimeoutSeconds: ptr.To[int64](42),
+			ResponseStartTimeoutSeconds: ptr.To[int64](7), IdleTimeoutSeconds: ptr.To[int64](9),
 			PodSpec: corev1.PodSpec{Containers: []corev1.Container{{Image: "example.com/app"}}}}}
 	mustCreate(rev)
 
@@ -123,7 +124,8 @@ func TestListersAgainstAPIServer(t *testing.T) {
 			t.Errorf("pod %+v: want ready=%v", p, r)
 		}
 	}
-	if info, ok := l.Revision(key); !ok || info.ContainerConcurrency != 3 || info.Timeout != 42*time.Second {
+	if info, ok := l.Revision(key); !ok || info.ContainerConcurrency != 3 || info.Timeout != 42*time.Second ||
+		info.ResponseStartTimeout != 7*time.Second || info.IdleTimeout != 9*time.Second {
 		t.Errorf("Revision = %+v, %v; want cc 3, timeout 42s", info, ok)
 	}
 	if ips := l.ReadyPodIPs(key); len(ips) != 1 || ips[0] != "10.0.0.1" {
