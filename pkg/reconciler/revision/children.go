@@ -2,6 +2,7 @@ package revision
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 
@@ -17,6 +18,7 @@ import (
 
 	"csclr.dev/csclr/pkg/reconciler/changes"
 	"csclr.dev/csclr/pkg/reconciler/children"
+	"csclr.dev/csclr/pkg/reconciler/terminating"
 )
 
 // notOwnedError says a child's name is taken by an object the revision does
@@ -24,6 +26,76 @@ import (
 type notOwnedError struct{ kind, name string }
 
 func (e notOwnedError) Error() string { return v1.ResourceNotOwnedMessage(e.kind, e.name) }
+
+// Reasons of ResourcesAvailable when the API server refuses to write a
+// child. FailedCreate is Knative's reason for a PodAutoscaler whose HPA
+// cannot be created (MarkResourceFailedCreation); Knative has none for an
+// update.
+const (
+	ReasonFailedCreate = "FailedCreate"
+	ReasonFailedUpdate = "FailedUpdate"
+)
+
+// refusedError is the API server refusing to create or update a child for a
+// reason a retry alone does not change: an admission webhook or policy
+// (KEDA's refuses some ScaledObjects), the schema, RBAC, a quota. Reason and
+// message are the condition the revision shows for it.
+type refusedError struct {
+	reason, message string
+	err             error
+}
+
+func (e refusedError) Error() string { return e.err.Error() }
+func (e refusedError) Unwrap() error { return e.err }
+
+// writeError wraps err, the failure to create or update (verb) a child of
+// kind, as a refusedError when the refusal is one.
+func writeError(verb, kind string, obj client.Object, err error) error {
+	wrapped := fmt.Errorf("%s %s %s/%s: %w", gerunds[verb], kind, obj.GetNamespace(), obj.GetName(), err)
+	if !refusal(err) {
+		return wrapped
+	}
+	reason := ReasonFailedCreate
+	if verb == "update" {
+		reason = ReasonFailedUpdate
+	}
+	return refusedError{
+		reason:  reason,
+		message: fmt.Sprintf("Failed to %s %s %q: %s", verb, kind, obj.GetName(), apiMessage(err)),
+		err:     wrapped,
+	}
+}
+
+var gerunds = map[string]string{"create": "creating", "update": "updating"}
+
+// refusal reports whether err is a 403 Forbidden or a 422 Invalid, how the
+// API server answers for an admission webhook (403 unless it says
+// otherwise), a ValidatingAdmissionPolicy (422 unless it says otherwise) or
+// the schema. A namespace being deleted is not one: the revision goes with it.
+func refusal(err error) bool {
+	return (apierrs.IsForbidden(err) || apierrs.IsInvalid(err)) && !terminating.Is(err)
+}
+
+// apiMessage is the API server's own message in err.
+func apiMessage(err error) string {
+	var s apierrs.APIStatus
+	if errors.As(err, &s) {
+		return s.Status().Message
+	}
+	return err.Error()
+}
+
+// shown reports whether the revision's status already shows err, a refusal:
+// its event was recorded when it first happened, and the retries that meet
+// it again (with back-off, for as long as it lasts) record none.
+func shown(rev *v1.Revision, err error) bool {
+	var ref refusedError
+	if !errors.As(err, &ref) {
+		return false
+	}
+	c := rev.Status.GetCondition(v1.RevisionConditionResourcesAvailable)
+	return c.IsFalse() && c.Reason == ref.reason && c.Message == ref.message
+}
 
 // applyChild creates desired, or updates the existing object when its spec
 // (compared with DeepDerivative, so that server-side defaults do not count)
@@ -41,8 +113,11 @@ func (r *Reconciler) applyChild(ctx context.Context, rev *v1.Revision, written *
 	if apierrs.IsNotFound(err) {
 		created, err := children.CreateOrRead(ctx, r.client, r.reader, desired, existing)
 		if err != nil {
-			changes.CreationFailed(r.recorder, rev, kind, desired, err)
-			return nil, fmt.Errorf("creating %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
+			werr := writeError("create", kind, desired, err)
+			if !shown(rev, werr) {
+				changes.CreationFailed(r.recorder, rev, kind, desired, err)
+			}
+			return nil, werr
 		}
 		if created {
 			written.Created(kind, desired)
@@ -63,8 +138,11 @@ func (r *Reconciler) applyChild(ctx context.Context, rev *v1.Revision, written *
 	existing.SetOwnerReferences(desired.GetOwnerReferences())
 	copySpec()
 	if err := r.client.Update(ctx, existing); err != nil {
-		changes.UpdateFailed(r.recorder, rev, kind, existing, err)
-		return nil, fmt.Errorf("updating %s %s/%s: %w", kind, desired.GetNamespace(), desired.GetName(), err)
+		werr := writeError("update", kind, existing, err)
+		if !shown(rev, werr) {
+			changes.UpdateFailed(r.recorder, rev, kind, existing, err)
+		}
+		return nil, werr
 	}
 	written.Updated(kind, existing)
 	return existing, nil

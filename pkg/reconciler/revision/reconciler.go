@@ -94,13 +94,8 @@ func (r *Reconciler) reconcile(ctx context.Context, rev *v1.Revision, cfg Config
 	if err == nil {
 		err = soErr
 	}
-	if nerr := (notOwnedError{}); errors.As(err, &nerr) {
-		st.MarkResourcesAvailableFalse(v1.ReasonNotOwned, nerr.Error())
-		r.event(rev, corev1.EventTypeWarning, v1.ReasonNotOwned, "%s", nerr.Error())
-		return ctrl.Result{}, nil
-	}
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, r.childFailure(rev, err)
 	}
 
 	pods, ready, err := r.revisionPods(ctx, rev)
@@ -108,19 +103,36 @@ func (r *Reconciler) reconcile(ctx context.Context, rev *v1.Revision, cfg Config
 		return ctrl.Result{}, err
 	}
 	recheck, err := r.reconcileEndpoints(ctx, rev, cfg, written, ready, reconciledBefore)
-	if nerr := (notOwnedError{}); errors.As(err, &nerr) {
-		st.MarkResourcesAvailableFalse(v1.ReasonNotOwned, nerr.Error())
-		r.event(rev, corev1.EventTypeWarning, v1.ReasonNotOwned, "%s", nerr.Error())
-		return ctrl.Result{}, nil
-	}
 	if err != nil {
-		return ctrl.Result{}, err
+		return ctrl.Result{}, r.childFailure(rev, err)
 	}
+	now := r.clock.Now()
 	computeStatus(rev, observed{
 		Deployment: haveDep, ScaledObject: haveSO, Pods: pods,
-		ReadyPods: len(ready), InitialReplicas: initial,
+		ReadyPods: len(ready), InitialReplicas: initial, Now: now,
 	})
-	return ctrl.Result{RequeueAfter: recheck}, nil
+	return ctrl.Result{RequeueAfter: earliest(recheck, untilDeadline(rev, haveDep, initial, now))}, nil
+}
+
+// childFailure marks the revision failed for err, the failure to write a
+// child, and returns what the reconcile returns. A child it does not own
+// fails it with no retry: the revision or the child changing is what
+// reconciles it again. A child the API server refuses fails it too, as
+// Knative fails a PodAutoscaler whose HPA it cannot create, but is retried
+// (with the controller's back-off): a webhook, a policy or a quota may
+// change. Any other error is transient: the revision stays as it was.
+func (r *Reconciler) childFailure(rev *v1.Revision, err error) error {
+	var nerr notOwnedError
+	var ref refusedError
+	switch {
+	case errors.As(err, &nerr):
+		rev.Status.MarkResourcesAvailableFalse(v1.ReasonNotOwned, nerr.Error())
+		r.event(rev, corev1.EventTypeWarning, v1.ReasonNotOwned, "%s", nerr.Error())
+		return nil
+	case errors.As(err, &ref):
+		rev.Status.MarkResourcesAvailableFalse(ref.reason, escapePercent(ref.message))
+	}
+	return err
 }
 
 // resolveDigests fills status.containerStatuses once (a revision's images

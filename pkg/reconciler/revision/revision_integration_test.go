@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	kedav1alpha1 "github.com/kedacore/keda/v2/apis/keda/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -183,16 +184,12 @@ func TestRevisionFailures(t *testing.T) {
 			return condition(t, rev, v1.RevisionConditionReady, corev1.ConditionFalse, v1.ReasonContainerMissing)
 		})
 	})
-	t.Run("progress deadline exceeded", func(t *testing.T) {
-		ns := newNamespace(t)
-		rev := newRevision(t, ns, "kind.local/hello:v1", nil)
+	// timeOut makes the revision's Deployment give up progressing, as the
+	// Deployment controller does after progressDeadlineSeconds.
+	timeOut := func(t *testing.T, rev *v1.Revision) {
+		t.Helper()
 		dep := &appsv1.Deployment{}
-		eventually(t, "Deployment", func() string {
-			if err := get(t, ns, names.Deployment(rev.Name), dep); err != nil {
-				return err.Error()
-			}
-			return ""
-		})
+		waitExists(t, rev.Namespace, names.Deployment(rev.Name), dep)
 		dep.Status.Conditions = []appsv1.DeploymentCondition{{
 			Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse,
 			Reason: "ProgressDeadlineExceeded", Message: "ReplicaSet has timed out progressing.",
@@ -200,6 +197,10 @@ func TestRevisionFailures(t *testing.T) {
 		if err := k8s.Status().Update(ctx, dep); err != nil {
 			t.Fatal(err)
 		}
+	}
+	t.Run("progress deadline exceeded", func(t *testing.T) {
+		rev := newRevision(t, newNamespace(t), "kind.local/hello:v1", nil)
+		timeOut(t, rev)
 		eventually(t, "ProgressDeadlineExceeded", func() string {
 			return condition(t, rev, v1.RevisionConditionReady, corev1.ConditionFalse, "ProgressDeadlineExceeded")
 		})
@@ -213,8 +214,15 @@ func TestRevisionFailures(t *testing.T) {
 			Name: "user-container", Image: "kind.local/hello:v1",
 			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ErrImagePull", Message: "not found"}},
 		})
-		eventually(t, "ContainerMissing from the pod", func() string {
-			return condition(t, rev, v1.RevisionConditionReady, corev1.ConditionFalse, v1.ReasonContainerMissing)
+		// As in Knative, a waiting container fails the revision only once
+		// the Deployment's progress deadline has passed.
+		time.Sleep(time.Second)
+		if msg := condition(t, rev, v1.RevisionConditionReady, corev1.ConditionUnknown, v1.ReasonDeploying); msg != "" {
+			t.Errorf("before the progress deadline: %s", msg)
+		}
+		timeOut(t, rev)
+		eventually(t, "ErrImagePull from the pod", func() string {
+			return condition(t, rev, v1.RevisionConditionReady, corev1.ConditionFalse, "ErrImagePull")
 		})
 
 		ns = newNamespace(t)

@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"maps"
 	"math"
 	"time"
 
@@ -42,7 +43,7 @@ type ModeState struct {
 // (knative.dev/serving pkg/reconciler/autoscaling/hpa/hpa.go,
 // serverlessservice/serverlessservice.go), so its minReady is 1.
 func MinReadyForServe(rev *v1.Revision, cfg Config) int {
-	pa := paView(rev)
+	pa := paView(rev, cfg)
 	if pa.Class() == autoscaling.HPA {
 		return 1
 	}
@@ -84,10 +85,23 @@ func DecideMode(readyPods, minReady int, current ModeState, now time.Time) (Mode
 }
 
 // paView wraps a revision's annotations in a PodAutoscaler, so that Knative's
-// own accessors (with their camelCase aliases and defaults) read them.
-func paView(rev *v1.Revision) *autoscalingv1alpha1.PodAutoscaler {
+// own accessors (with their camelCase aliases and defaults) read them. A
+// revision without a class annotation gets config-autoscaler's
+// pod-autoscaler-class, as Knative's PodAutoscaler defaulting gives it
+// (pa_defaults.go); the default metric follows the class (cpu for hpa).
+func paView(rev *v1.Revision, cfg Config) *autoscalingv1alpha1.PodAutoscaler {
 	pa := &autoscalingv1alpha1.PodAutoscaler{}
 	pa.Annotations = rev.Annotations
+	if class := cfg.Autoscaler.PodAutoscalerClass; class != "" {
+		if _, ok := rev.Annotations[autoscaling.ClassAnnotationKey]; !ok {
+			// A copy: the revision's own map must not change.
+			pa.Annotations = maps.Clone(rev.Annotations)
+			if pa.Annotations == nil {
+				pa.Annotations = map[string]string{}
+			}
+			pa.Annotations[autoscaling.ClassAnnotationKey] = class
+		}
+	}
 	pa.Spec.ContainerConcurrency = rev.Spec.GetContainerConcurrency()
 	switch rev.GetRoutingState() {
 	case v1.RoutingStateActive:
@@ -99,8 +113,8 @@ func paView(rev *v1.Revision) *autoscalingv1alpha1.PodAutoscaler {
 }
 
 // metricOf is the revision's scaling metric (concurrency or rps).
-func metricOf(rev *v1.Revision) string {
-	if m := paView(rev).Metric(); m == autoscaling.RPS {
+func metricOf(pa *autoscalingv1alpha1.PodAutoscaler) string {
+	if m := pa.Metric(); m == autoscaling.RPS {
 		return m
 	}
 	return autoscaling.Concurrency

@@ -46,7 +46,7 @@ const scaleTickSeconds = 2
 // Deployment from the autoscaling.knative.dev annotations and
 // config-autoscaler. SCALING.md tables every mapping.
 func MakeScaledObject(rev *v1.Revision, cfg Config) (*kedav1alpha1.ScaledObject, error) {
-	pa := paView(rev)
+	pa := paView(rev, cfg)
 	as := cfg.Autoscaler
 	b := scaleBoundsOf(rev, cfg)
 
@@ -119,7 +119,7 @@ type scaleBounds struct {
 // a scale-from-zero knob. KEDA agrees: it refuses a ScaledObject whose only
 // triggers are cpu/memory with minReplicaCount 0.
 func scaleBoundsOf(rev *v1.Revision, cfg Config) scaleBounds {
-	pa := paView(rev)
+	pa := paView(rev, cfg)
 	hpa := pa.Class() == autoscaling.HPA
 	lo, hi := pa.ScaleBounds(cfg.Autoscaler)
 	if lo == 0 && (hpa || !cfg.Autoscaler.EnableScaleToZero) {
@@ -144,7 +144,7 @@ func scaleBoundsOf(rev *v1.Revision, cfg Config) scaleBounds {
 // to the scale bounds. KEDA takes over from there.
 func InitialReplicas(rev *v1.Revision, cfg Config) int32 {
 	initial := cfg.Autoscaler.InitialScale
-	if v, ok := paView(rev).InitialScale(); ok {
+	if v, ok := paView(rev, cfg).InitialScale(); ok {
 		initial = v
 	}
 	b := scaleBoundsOf(rev, cfg)
@@ -155,7 +155,7 @@ func InitialReplicas(rev *v1.Revision, cfg Config) int32 {
 }
 
 func makeTrigger(rev *v1.Revision, cfg Config, window time.Duration, panicWin, panicThr float64) (kedav1alpha1.ScaleTriggers, error) {
-	pa := paView(rev)
+	pa := paView(rev, cfg)
 	if onResourceMetric(pa) {
 		// Only the resource trigger: the HPA class never scales to zero, so
 		// there is nothing for csclr's scaler to wake up.
@@ -173,7 +173,7 @@ func makeTrigger(rev *v1.Revision, cfg Config, window time.Duration, panicWin, p
 			MetaScaler:    cfg.ScalerAddress,
 			MetaNamespace: rev.Namespace,
 			MetaRevision:  rev.Name,
-			MetaMetric:    metricOf(rev),
+			MetaMetric:    metricOf(pa),
 			MetaTarget:    strconv.FormatFloat(target, 'f', -1, 64),
 			MetaWindow:    window.String(),
 			MetaPanicWin:  strconv.FormatFloat(panicWin, 'f', -1, 64),

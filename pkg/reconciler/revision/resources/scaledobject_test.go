@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"maps"
 	"math"
 	"testing"
 
@@ -324,5 +325,58 @@ func TestInitialReplicas(t *testing.T) {
 		if got := InitialReplicas(tc.rev, cfg); got != tc.want {
 			t.Errorf("%s: InitialReplicas = %d, want %d", tc.name, got, tc.want)
 		}
+	}
+}
+
+// A revision without a class annotation has config-autoscaler's
+// pod-autoscaler-class, as Knative's PodAutoscaler defaulting gives it, and
+// everything the class decides follows: the trigger (and the class's default
+// metric), the scale bounds, the initial scale, serve or proxy.
+func TestClassDefault(t *testing.T) {
+	hpaDefault := func(c *Config) { c.Autoscaler.PodAutoscalerClass = autoscaling.HPA }
+	for _, tc := range []struct {
+		name string
+		ann  []string // annotations besides initial-scale 0
+		cfg  func(*Config)
+		// the trigger's type, minReplicaCount, initial replicas, MinReadyForServe
+		trigger      string
+		min, initial int32
+		minReady     int
+	}{
+		{"stock: kpa", nil, nil, TriggerType, 0, 0, 3},
+		{"config hpa", nil, hpaDefault, autoscaling.CPU, 1, 1, 1},
+		{"config hpa, metric memory", []string{autoscaling.MetricAnnotationKey, autoscaling.Memory, autoscaling.TargetAnnotationKey, "100"}, hpaDefault, autoscaling.Memory, 1, 1, 1},
+		{"config hpa, metric concurrency", []string{autoscaling.MetricAnnotationKey, autoscaling.Concurrency}, hpaDefault, TriggerType, 1, 1, 1},
+		{"config hpa, annotation kpa", []string{autoscaling.ClassAnnotationKey, autoscaling.KPA}, hpaDefault, TriggerType, 0, 0, 3},
+		{"config kpa, annotation hpa", []string{autoscaling.ClassAnnotationKey, autoscaling.HPA}, nil, autoscaling.CPU, 1, 1, 1},
+		{"config empty: kpa", nil, func(c *Config) { c.Autoscaler.PodAutoscalerClass = "" }, TriggerType, 0, 0, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
+			rev := testRev(withAnnotations(append(tc.ann, autoscaling.InitialScaleAnnotationKey, "0")...))
+			before := maps.Clone(rev.Annotations)
+			so, err := MakeScaledObject(rev, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := so.Spec.Triggers[0].Type; got != tc.trigger {
+				t.Errorf("trigger = %q, want %q", got, tc.trigger)
+			}
+			if got := *so.Spec.MinReplicaCount; got != tc.min {
+				t.Errorf("minReplicaCount = %d, want %d", got, tc.min)
+			}
+			if got := InitialReplicas(rev, cfg); got != tc.initial {
+				t.Errorf("InitialReplicas = %d, want %d", got, tc.initial)
+			}
+			if got := MinReadyForServe(rev, cfg); got != tc.minReady {
+				t.Errorf("MinReadyForServe = %d, want %d", got, tc.minReady)
+			}
+			if !maps.Equal(rev.Annotations, before) {
+				t.Errorf("the revision's annotations changed: %v, were %v", rev.Annotations, before)
+			}
+		})
 	}
 }
