@@ -21,7 +21,8 @@ import (
 
 func main() {
 	cfg := app.Config{}
-	flag.IntVar(&cfg.ProxyPort, "proxy-port", 8012, "port for revision and gateway traffic (HTTP/1.1 and h2c)")
+	flag.IntVar(&cfg.ProxyPort, "proxy-port", 8012, "port for in-cluster traffic: the apex and revision Services (HTTP/1.1 and h2c)")
+	flag.IntVar(&cfg.PublicPort, "public-port", 8013, "port of the public gateway: only the public Routes' Ingress hosts of the csclr class")
 	flag.IntVar(&cfg.ScalerPort, "scaler-port", 9093, "port of the KEDA external-push scaler (gRPC)")
 	flag.IntVar(&cfg.MetricsPort, "metrics-port", 9090, "port for /metrics and the held-request reports")
 	flag.IntVar(&cfg.AdminPort, "admin-port", 8022, "port for /healthz, /readyz and peer pokes")

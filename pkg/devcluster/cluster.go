@@ -250,15 +250,21 @@ func writeEnvFile(l layout, o Options) error {
 	return os.WriteFile(l.envFile(), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }
 
-// gatewayAddress is where csclr's gateway (the activator Service) answers
-// from the host: its ClusterIP, reachable through kube-proxy's rules.
+// gatewayService is the public entry of csclr's ingress class: the
+// activator's public listener, where only public Routes' hosts resolve
+// (config/core/400-activator.yaml).
+const gatewayService = "csclr-gateway"
+
+// gatewayAddress is where csclr's gateway (its public entry, the Service
+// gatewayService) answers from the host: its ClusterIP, reachable through
+// kube-proxy's rules.
 func gatewayAddress(l layout) string {
 	if _, err := os.Stat(kubernetesPart.Bin("kubectl")); err != nil {
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ip, err := kubectl(ctx, l, nil, "-n", csclrNamespace, "get", "service", "csclr-activator", "-o", "jsonpath={.spec.clusterIP}")
+	ip, err := kubectl(ctx, l, nil, "-n", csclrNamespace, "get", "service", gatewayService, "-o", "jsonpath={.spec.clusterIP}")
 	if err != nil || strings.TrimSpace(ip) == "" {
 		return ""
 	}

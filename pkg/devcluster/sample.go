@@ -28,7 +28,7 @@ func Sample(ctx context.Context, o Options, log Logger) (string, error) {
 	}
 	gateway := gatewayAddress(l)
 	if gateway == "" {
-		return "", fmt.Errorf("csclr's gateway (Service %s/csclr-activator) is not installed: run `csclr dev up` without --skip-csclr", csclrNamespace)
+		return "", fmt.Errorf("csclr's gateway (Service %s/%s) is not installed: run `csclr dev up` without --skip-csclr", csclrNamespace, gatewayService)
 	}
 	file := filepath.Join(o.RepoRoot, "config", "samples", "hello.yaml")
 	resolved, err := koResolve(ctx, io.Discard, o.RepoRoot, file)

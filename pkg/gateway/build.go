@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
+	"knative.dev/networking/pkg/apis/networking"
+	"knative.dev/serving/pkg/apis/serving"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"csclr.dev/csclr/pkg/names"
@@ -34,10 +36,13 @@ const legacyIngressClassAnnotation = "kubernetes.io/ingress.class"
 // header match is the main split, each rule matching that header is a tag
 // that the header selects (Route.TagHeader), and TagsAnnotation adds the
 // tags without such a rule, reached by their tag hosts only.
-// Hosts come from the Ingresses of opts.IngressClass; an Ingress belongs to
+// Hosts come from the Routes' Ingresses: the in-cluster view has those of
+// every class, the public one those of opts.IngressClass. An Ingress belongs to
 // the route of the same namespace and name (pkg/names). A host is a tag host
 // when its first label is {tag}-{route} for one of the route's tags, or when
-// its Ingress backend is one revision's public Service.
+// its Ingress backend is one revision's public Service. The public view
+// (Table.Public) has the hosts of those Ingresses that are not labelled
+// networking.knative.dev/visibility: cluster-local.
 //
 // Build is pure: the same objects in any order give the same table.
 func Build(ingresses []*networkingv1.Ingress, httpRoutes []*gatewayv1.HTTPRoute, opts Options) *Table {
@@ -45,17 +50,27 @@ func Build(ingresses []*networkingv1.Ingress, httpRoutes []*gatewayv1.HTTPRoute,
 		hosts:         map[string]hostEntry{},
 		routes:        map[Key]*Route{},
 		revisions:     map[Key]bool{},
+		tagServices:   map[Key]hostEntry{},
 		clusterDomain: opts.ClusterDomain,
 	}
+	pub := &Table{hosts: map[string]hostEntry{}, routes: t.routes, clusterDomain: opts.ClusterDomain, external: true}
+	t.public = pub
 	for _, hr := range httpRoutes {
 		r := routeOf(hr)
 		t.routes[r.Key] = r
 		for _, b := range r.Main.Backends {
 			t.revisions[b.Revision] = true
 		}
-		for _, s := range r.Tags {
+		for tag, s := range r.Tags {
 			for _, b := range s.Backends {
 				t.revisions[b.Revision] = true
+			}
+			k := Key{Namespace: r.Key.Namespace, Name: tag + "-" + r.Key.Name}
+			// Two routes can spell the same name ("a" tag "b-c", "c-a"
+			// tag "b"): the first route by name keeps it, whatever the
+			// order of the input.
+			if have, taken := t.tagServices[k]; !taken || r.Key.Name < have.route.Key.Name {
+				t.tagServices[k] = hostEntry{route: r, tag: tag}
 			}
 		}
 	}
@@ -69,25 +84,44 @@ func Build(ingresses []*networkingv1.Ingress, httpRoutes []*gatewayv1.HTTPRoute,
 		return ings[i].Name < ings[j].Name
 	})
 	for _, ing := range ings {
-		if !hasClass(ing, opts.IngressClass) {
+		ours := hasClass(ing, opts.IngressClass)
+		if !ours && !routesOwn(ing) {
 			continue
 		}
 		r, ok := t.routes[Key{Namespace: ing.Namespace, Name: ing.Name}]
 		if !ok {
 			continue // no traffic known yet: the host stays unknown (404)
 		}
+		public := ours && !clusterLocal(ing)
 		for _, rule := range ing.Spec.Rules {
 			host := canonicalHost(rule.Host)
 			if host == "" {
 				continue
 			}
-			if _, taken := t.hosts[host]; taken {
-				continue
+			e := hostEntryFor(r, host, rule)
+			if _, taken := t.hosts[host]; !taken {
+				t.hosts[host] = e
 			}
-			t.hosts[host] = hostEntryFor(r, host, rule)
+			if _, taken := pub.hosts[host]; public && !taken {
+				pub.hosts[host] = e
+			}
 		}
 	}
 	return t
+}
+
+// routesOwn reports whether the Ingress is a Route's own (the controller
+// labels it with the Route's name), whatever its class. Another ingress
+// controller (nginx, say) sends a Route's public host to the apex Service,
+// that is to the in-cluster listener, which must know the host too.
+func routesOwn(ing *networkingv1.Ingress) bool {
+	return ing.Labels[serving.RouteLabelKey] == ing.Name
+}
+
+// clusterLocal reports whether the Ingress is labelled as a cluster-local
+// Route's (the Route's labels are copied onto it).
+func clusterLocal(ing *networkingv1.Ingress) bool {
+	return ing.Labels[networking.VisibilityLabelKey] == serving.VisibilityClusterLocal
 }
 
 func hasClass(ing *networkingv1.Ingress, class string) bool {

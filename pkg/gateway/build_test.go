@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -52,6 +53,10 @@ func TestBuild(t *testing.T) {
 	r1 := Key{Namespace: "ns", Name: "hello-00001"}
 	r2 := Key{Namespace: "ns", Name: "hello-00002"}
 	hello := Key{Namespace: "ns", Name: "hello"}
+	private, privateRev := Key{Namespace: "ns", Name: "private"}, Key{Namespace: "ns", Name: "private-00001"}
+	oneRevision := func(route, rev Key) *Route {
+		return &Route{Key: route, Main: Split{Backends: []Backend{{Revision: rev, Weight: 100}}, total: 100}, Tags: map[string]Split{}}
+	}
 	helloRoute := &Route{
 		Key:       hello,
 		Main:      Split{Backends: []Backend{{Revision: r1, Weight: 90}, {Revision: r2, Weight: 10}}, total: 100},
@@ -63,9 +68,11 @@ func TestBuild(t *testing.T) {
 		ingresses  []*networkingv1.Ingress
 		httpRoutes []*gatewayv1.HTTPRoute
 		want       *Table
+		// wantPublic are the public view's hosts; nil: the same as want's.
+		wantPublic map[string]hostEntry
 	}{{
 		name: "empty",
-		want: &Table{hosts: map[string]hostEntry{}, routes: map[Key]*Route{}, revisions: map[Key]bool{}, clusterDomain: "cluster.local"},
+		want: &Table{hosts: map[string]hostEntry{}, routes: map[Key]*Route{}, revisions: map[Key]bool{}, tagServices: map[Key]hostEntry{}, clusterDomain: "cluster.local"},
 	}, {
 		name: "split with a tag; main and tag hosts; other classes and orphans ignored",
 		ingresses: []*networkingv1.Ingress{
@@ -84,8 +91,34 @@ func TestBuild(t *testing.T) {
 			},
 			routes:        map[Key]*Route{hello: helloRoute},
 			revisions:     map[Key]bool{r1: true, r2: true},
+			tagServices:   map[Key]hostEntry{{Namespace: "ns", Name: "candidate-hello"}: {route: helloRoute, tag: "candidate"}},
 			clusterDomain: "cluster.local",
 		},
+	}, {
+		name: "an Ingress labelled cluster-local (an older csclr's) is not public",
+		ingresses: []*networkingv1.Ingress{
+			ingress("ns", "hello", "csclr", "hello.ns.example.com"),
+			func() *networkingv1.Ingress {
+				ing := ingress("ns", "private", "csclr", "private.ns.svc.cluster.local")
+				ing.Labels = map[string]string{"networking.knative.dev/visibility": "cluster-local"}
+				return ing
+			}(),
+		},
+		httpRoutes: []*gatewayv1.HTTPRoute{
+			httpRoute("ns", "hello", gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{backend("hello-00001", 100)}}),
+			httpRoute("ns", "private", gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{backend("private-00001", 100)}}),
+		},
+		want: &Table{
+			hosts: map[string]hostEntry{
+				"hello.ns.example.com":         {route: oneRevision(hello, r1)},
+				"private.ns.svc.cluster.local": {route: oneRevision(private, privateRev)},
+			},
+			routes:        map[Key]*Route{hello: oneRevision(hello, r1), private: oneRevision(private, privateRev)},
+			revisions:     map[Key]bool{r1: true, privateRev: true},
+			tagServices:   map[Key]hostEntry{},
+			clusterDomain: "cluster.local",
+		},
+		wantPublic: map[string]hostEntry{"hello.ns.example.com": {route: oneRevision(hello, r1)}},
 	}, {
 		name: "zero weights dropped; default weight 1; legacy class annotation; backend name without header filter",
 		ingresses: []*networkingv1.Ingress{func() *networkingv1.Ingress {
@@ -103,6 +136,7 @@ func TestBuild(t *testing.T) {
 				hosts:         map[string]hostEntry{"hello.ns.example.com": {route: r}},
 				routes:        map[Key]*Route{hello: r},
 				revisions:     map[Key]bool{r2: true},
+				tagServices:   map[Key]hostEntry{},
 				clusterDomain: "cluster.local",
 			}
 		}(),
@@ -110,8 +144,17 @@ func TestBuild(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Build(tc.ingresses, tc.httpRoutes, opts)
-			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(Table{}, hostEntry{}, Split{})); diff != "" {
+			unexported := cmp.AllowUnexported(Table{}, hostEntry{}, Split{})
+			if diff := cmp.Diff(tc.want, got, unexported, cmpopts.IgnoreFields(Table{}, "public")); diff != "" {
 				t.Errorf("Build() (-want +got):\n%s", diff)
+			}
+			wantPublic := tc.wantPublic
+			if wantPublic == nil {
+				wantPublic = tc.want.hosts
+			}
+			pub := got.Public()
+			if diff := cmp.Diff(wantPublic, pub.hosts, unexported); diff != "" || !pub.external || pub.Public() != pub {
+				t.Errorf("Build().Public() hosts (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -2,6 +2,14 @@
 // is for. It is built by a pure function from the Ingress objects of csclr's
 // class and the Routes' HTTPRoutes, and swapped atomically when they change,
 // so that request goroutines read it without locking.
+//
+// One build makes two views, one per listener of the activator. The
+// in-cluster view (the Table Build returns) serves what arrives through the
+// apex Services and the revisions' Services: Ingress hosts, and the
+// cluster's own Service names. The public view (Table.Public) serves the
+// ingress class's external entry: only the hosts of the Ingresses, which
+// exist for public Routes only, so that a cluster-local Route or a single
+// revision cannot be reached from outside by naming it in the Host header.
 package gateway
 
 import (
@@ -100,16 +108,38 @@ type Target struct {
 
 // Table maps hosts to routes. It is immutable once built.
 type Table struct {
-	hosts         map[string]hostEntry // lower-case host, no port
-	routes        map[Key]*Route
-	revisions     map[Key]bool // every revision some route sends traffic to
+	hosts     map[string]hostEntry // lower-case host, no port
+	routes    map[Key]*Route
+	revisions map[Key]bool // every revision some route sends traffic to
+	// tagServices are the in-cluster names of the routes' tag hosts,
+	// {tag}-{route} in the route's namespace (Knative's default tag
+	// template), read as Service hosts are: a cluster-local Route has no
+	// Ingress to list its tag hosts.
+	tagServices   map[Key]hostEntry
 	clusterDomain string
+	public        *Table // the public view of the same objects
+	external      bool   // this is the public view
 }
 
 type hostEntry struct {
 	route *Route
 	tag   string // the tag host's tag
 	fixed *Split // a host whose Ingress backend names one revision
+}
+
+// Public is the view of the same objects for the public listener (the
+// ingress class's external entry). There only the hosts of the Ingresses
+// resolve, except those of Ingresses labelled cluster-local (an older
+// csclr made them; the Route reconciler deletes them), and the revision is
+// the host's weighted draw: a Service name is the cluster's own and names
+// nothing outside it, and the revision-naming headers are what the mesh or
+// the HTTPRoute set on the way in the cluster, which an outside client
+// does not pass through (Knative's ingress sets them, over the client's).
+func (t *Table) Public() *Table {
+	if t.external || t.public == nil {
+		return t
+	}
+	return t.public
 }
 
 // Route returns a route by key.
@@ -123,9 +153,13 @@ func (t *Table) Route(k Key) (*Route, bool) {
 //   - the host of an Ingress: a route's host, or one of its tag hosts;
 //   - a Service host, {name}.{ns}[.svc[.{cluster domain}]]: the apex Service
 //     of a route, or the public Service of a routed revision;
+//   - the in-cluster name of a tag host, {tag}-{route}.{ns}[.svc[...]];
 //   - a short name, {name}, when the Knative-Serving-Namespace header is
 //     set: as {name}.{ns};
 //   - anything else is unknown: ok is false (404), whatever the headers say.
+//
+// On the public view (Public) only the first kind resolves, and only the
+// draw chooses within the host's split (see Public).
 //
 // On a route's host the Knative-Serving-Tag header selects a tag when the
 // route's TagHeader says so. Within the split so chosen, a revision the
@@ -137,6 +171,9 @@ func (t *Table) Resolve(host string, h http.Header, rnd uint64) (Target, bool) {
 	host = canonicalHost(host)
 	if e, ok := t.hosts[host]; ok {
 		return t.resolveOn(e, h, rnd)
+	}
+	if t.external {
+		return Target{}, false
 	}
 	if ns := h.Get(NamespaceHeader); ns != "" && host != "" && strings.IndexByte(host, '.') < 0 {
 		// A meshed caller's short name ("hello"): the HTTPRoute's header
@@ -157,6 +194,10 @@ func (t *Table) Resolve(host string, h http.Header, rnd uint64) (Target, bool) {
 		// is nothing for the headers to narrow.
 		return Target{Revision: k}, true
 	}
+	if e, ok := t.tagServices[k]; ok {
+		// After the Services: a name DNS resolves belongs to its Service.
+		return t.resolveOn(e, h, rnd)
+	}
 	return Target{}, false
 }
 
@@ -167,8 +208,12 @@ func (t *Table) resolveOn(e hostEntry, h http.Header, rnd uint64) (Target, bool)
 	if !ok {
 		return Target{}, false
 	}
-	rev, ok := t.named(h, s)
-	if !ok {
+	var rev Key
+	named := false
+	if !t.external {
+		rev, named = t.named(h, s)
+	}
+	if !named {
 		rev, ok = s.Pick(rnd)
 	}
 	return Target{Revision: rev, Route: e.route.Key, Tag: tag}, ok

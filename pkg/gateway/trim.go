@@ -3,21 +3,32 @@ package gateway
 import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"knative.dev/networking/pkg/apis/networking"
+	"knative.dev/serving/pkg/apis/serving"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // TrimIngress and TrimHTTPRoute are informer-cache transforms (client-go's
 // TransformFunc) for a gateway that caches every Ingress and HTTPRoute of
-// a cluster: they keep what Build reads (the spec, and the one annotation
-// each) and drop the rest (status, labels, other annotations). Anything
-// else passes unchanged.
+// a cluster: they keep what Build reads (the spec, the one annotation each,
+// and an Ingress's visibility label) and drop the rest (status, other
+// labels and annotations). Anything else passes unchanged.
 
 func TrimIngress(in any) (any, error) {
 	ing, ok := in.(*networkingv1.Ingress)
 	if !ok {
 		return in, nil
 	}
-	return &networkingv1.Ingress{ObjectMeta: keep(ing.ObjectMeta, legacyIngressClassAnnotation), Spec: ing.Spec}, nil
+	meta := keep(ing.ObjectMeta, legacyIngressClassAnnotation)
+	for _, k := range []string{networking.VisibilityLabelKey, serving.RouteLabelKey} {
+		if v, ok := ing.Labels[k]; ok {
+			if meta.Labels == nil {
+				meta.Labels = map[string]string{}
+			}
+			meta.Labels[k] = v
+		}
+	}
+	return &networkingv1.Ingress{ObjectMeta: meta, Spec: ing.Spec}, nil
 }
 
 func TrimHTTPRoute(in any) (any, error) {

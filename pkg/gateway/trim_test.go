@@ -19,6 +19,13 @@ func TestTrim(t *testing.T) {
 	kept := func(annotations map[string]string) metav1.ObjectMeta {
 		return metav1.ObjectMeta{Namespace: "ns", Name: "hello", UID: "u", ResourceVersion: "3", Generation: 1, Annotations: annotations}
 	}
+	// An Ingress keeps the route label too: it tells a Route's own Ingress
+	// of another class.
+	keptIngress := func(annotations map[string]string) metav1.ObjectMeta {
+		m := kept(annotations)
+		m.Labels = map[string]string{"serving.knative.dev/route": "hello"}
+		return m
+	}
 	ingSpec := networkingv1.IngressSpec{IngressClassName: ptr.To("csclr"), Rules: []networkingv1.IngressRule{{Host: "hello.ns.example.com"}}}
 	hrSpec := gatewayv1.HTTPRouteSpec{
 		CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "hello"}}},
@@ -37,7 +44,7 @@ func TestTrim(t *testing.T) {
 		trim: TrimIngress,
 		in: &networkingv1.Ingress{ObjectMeta: meta(map[string]string{legacyIngressClassAnnotation: "csclr", "other": "x"}), Spec: ingSpec,
 			Status: networkingv1.IngressStatus{LoadBalancer: networkingv1.IngressLoadBalancerStatus{Ingress: []networkingv1.IngressLoadBalancerIngress{{IP: "1.2.3.4"}}}}},
-		want: &networkingv1.Ingress{ObjectMeta: kept(map[string]string{legacyIngressClassAnnotation: "csclr"}), Spec: ingSpec},
+		want: &networkingv1.Ingress{ObjectMeta: keptIngress(map[string]string{legacyIngressClassAnnotation: "csclr"}), Spec: ingSpec},
 	}, {
 		name: "HTTPRoute",
 		trim: TrimHTTPRoute,
@@ -47,7 +54,19 @@ func TestTrim(t *testing.T) {
 	}, {
 		name: "no annotations", trim: TrimIngress,
 		in:   &networkingv1.Ingress{ObjectMeta: meta(nil), Spec: ingSpec},
-		want: &networkingv1.Ingress{ObjectMeta: kept(nil), Spec: ingSpec},
+		want: &networkingv1.Ingress{ObjectMeta: keptIngress(nil), Spec: ingSpec},
+	}, {
+		name: "an Ingress's visibility label is kept", trim: TrimIngress,
+		in: func() *networkingv1.Ingress {
+			ing := &networkingv1.Ingress{ObjectMeta: meta(nil), Spec: ingSpec}
+			ing.Labels["networking.knative.dev/visibility"] = "cluster-local"
+			return ing
+		}(),
+		want: func() *networkingv1.Ingress {
+			ing := &networkingv1.Ingress{ObjectMeta: keptIngress(nil), Spec: ingSpec}
+			ing.Labels["networking.knative.dev/visibility"] = "cluster-local"
+			return ing
+		}(),
 	}, {
 		name: "another type passes", trim: TrimHTTPRoute, in: "tombstone", want: "tombstone",
 	}}

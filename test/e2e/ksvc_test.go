@@ -106,11 +106,14 @@ func testImage(t *testing.T) string {
 	return image
 }
 
-// gateway is host:port where csclr's gateway (the activator Service)
-// answers from the host, as `csclr dev env` prints it in CSCLR_GATEWAY.
+// gateway is host:port where csclr's gateway answers from the host, as
+// `csclr dev env` prints it in CSCLR_GATEWAY: its public entry (Service
+// csclr-gateway), where only public Routes' hosts resolve. Every test's
+// ksvc has the default visibility. A test of a cluster-local Route would
+// need the in-cluster entry instead (Service csclr-activator, port 80).
 func gateway(t *testing.T, ctx context.Context) string {
 	t.Helper()
-	svc, err := cluster.kube.CoreV1().Services("csclr-system").Get(ctx, "csclr-activator", metav1.GetOptions{})
+	svc, err := cluster.kube.CoreV1().Services("csclr-system").Get(ctx, "csclr-gateway", metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("the gateway Service: %v", err)
 	}

@@ -1,5 +1,5 @@
 // Package app wires the activator process: informer caches, the gateway
-// table, the handler chain, the scaler and the four listeners.
+// table, the handler chain, the scaler and the five listeners.
 package app
 
 import (
@@ -41,10 +41,19 @@ import (
 	"csclr.dev/csclr/pkg/tracing"
 )
 
+// DefaultPublicPort is the public listener's port (Config.PublicPort).
+const DefaultPublicPort = 8013
+
 // Config is the activator's whole configuration (cmd/activator fills it
 // from flags).
 type Config struct {
-	ProxyPort, ScalerPort, MetricsPort, AdminPort int
+	// ProxyPort is the in-cluster entry: the apex Services' and the
+	// revisions' Services' endpoints in proxy mode. Every Ingress host and
+	// every Service name of a Route or routed revision resolves there.
+	// PublicPort (zero: DefaultPublicPort) is the external entry of the
+	// ingress class: only the public Routes' Ingress hosts resolve there
+	// (gateway.Table.Public).
+	ProxyPort, PublicPort, ScalerPort, MetricsPort, AdminPort int
 	// PodPort and PodMetricsPort are the revision pods' queue sidecar ports
 	// (zero: queue.ServingPort and queue.MetricsPort).
 	PodPort, PodMetricsPort int
@@ -115,6 +124,7 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	reg.MustRegister(sc.Collectors()...)
 	metrics, err := activator.NewMetrics(reg, bal.Held)
 	if err != nil {
 		return err
@@ -131,6 +141,10 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 	if cfg.RequestLog {
 		chain.Log = log
 	}
+	// The public listener shares everything but the table's view: the same
+	// revisions, pods and queues, whichever way a request came in.
+	public := chain
+	public.Table = func() *gateway.Table { return store.Load().Public() }
 
 	// Informer events.
 	for obj, h := range map[client.Object]func(client.Object){
@@ -198,10 +212,11 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 	metricsMux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	metricsMux.Handle(scaler.ActivatorStatsPath, activator.ReportHandler(bal, cfg.PodName))
 
-	proxySrv := &http.Server{Addr: addr(cfg.ProxyPort), Handler: activator.NewHandler(chain), Protocols: new(http.Protocols), ReadHeaderTimeout: 30 * time.Second}
-	proxySrv.Protocols.SetHTTP1(true)
-	proxySrv.Protocols.SetUnencryptedHTTP2(true)
-	servers := []*http.Server{proxySrv,
+	publicPort := cfg.PublicPort
+	if publicPort == 0 {
+		publicPort = DefaultPublicPort
+	}
+	servers := []*http.Server{proxyServer(cfg.ProxyPort, chain), proxyServer(publicPort, public),
 		{Addr: addr(cfg.AdminPort), Handler: admin, ReadHeaderTimeout: 5 * time.Second},
 		{Addr: addr(cfg.MetricsPort), Handler: metricsMux, ReadHeaderTimeout: 5 * time.Second}}
 	errc := make(chan error, len(servers)+1)
@@ -223,7 +238,7 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 			errc <- fmt.Errorf("activator: serving the scaler: %w", err)
 		}
 	}()
-	log.Info("activator serving", "proxy", cfg.ProxyPort, "scaler", cfg.ScalerPort, "metrics", cfg.MetricsPort, "admin", cfg.AdminPort,
+	log.Info("activator serving", "proxy", cfg.ProxyPort, "public", publicPort, "scaler", cfg.ScalerPort, "metrics", cfg.MetricsPort, "admin", cfg.AdminPort,
 		"tracing", cfg.Tracing.Enabled())
 
 	select {
@@ -304,6 +319,15 @@ func newCache(ctx context.Context, restCfg *rest.Config, cfg Config) (cache.Cach
 		return nil, nil, fmt.Errorf("activator: creating the API client: %w", err)
 	}
 	return c, &listers{cache: c, reader: reader, systemNamespace: cfg.SystemNamespace, activatorSvc: cfg.ActivatorService}, nil
+}
+
+// proxyServer serves the request path of c on port: HTTP/1.1 and h2c
+// (gRPC without TLS).
+func proxyServer(port int, c activator.Chain) *http.Server {
+	s := &http.Server{Addr: addr(port), Handler: activator.NewHandler(c), Protocols: new(http.Protocols), ReadHeaderTimeout: 30 * time.Second}
+	s.Protocols.SetHTTP1(true)
+	s.Protocols.SetUnencryptedHTTP2(true)
+	return s
 }
 
 func addr(port int) string { return ":" + strconv.Itoa(port) }

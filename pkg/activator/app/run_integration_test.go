@@ -45,6 +45,7 @@ func freePort(t *testing.T) int {
 // routed by an Ingress and an HTTPRoute.
 type fixture struct {
 	ctx     context.Context
+	k       client.Client
 	cfg     Config
 	stop    context.CancelFunc // SIGTERM
 	exited  chan struct{}      // closed when Run has returned
@@ -109,12 +110,12 @@ func startActivator(t *testing.T, drain time.Duration) *fixture {
 				BackendRefs: []gatewayv1.HTTPBackendRef{ref("hello-00002", 100)}},
 		}}})
 
-	cfg := Config{ProxyPort: freePort(t), ScalerPort: freePort(t), MetricsPort: freePort(t), AdminPort: freePort(t),
+	cfg := Config{ProxyPort: freePort(t), PublicPort: freePort(t), ScalerPort: freePort(t), MetricsPort: freePort(t), AdminPort: freePort(t),
 		PodPort: podPort, PodMetricsPort: freePort(t), PodName: "activator-0", PodIP: "127.0.0.1",
 		SystemNamespace: "csclr-system", ActivatorService: "csclr-activator", IngressClass: "csclr", ClusterDomain: "cluster.local",
 		QueueDepth: 10, ProbeInterval: 10 * time.Millisecond, RetryAfter: time.Second, DrainPeriod: drain}
 	runCtx, stop := context.WithCancel(ctx)
-	f := &fixture{ctx: ctx, cfg: cfg, stop: stop, exited: make(chan struct{}), makePod: makePod}
+	f := &fixture{ctx: ctx, k: k, cfg: cfg, stop: stop, exited: make(chan struct{}), makePod: makePod}
 	go func() {
 		defer close(f.exited)
 		f.err = Run(runCtx, env.Config, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -130,9 +131,13 @@ func startActivator(t *testing.T, drain time.Duration) *fixture {
 	return f
 }
 
-// get sends a request for host to the activator's proxy port.
-func (f *fixture) get(host string) (int, string, error) {
-	req, _ := http.NewRequestWithContext(f.ctx, http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(f.cfg.ProxyPort)+"/", nil)
+// get sends a request for host to the activator's proxy port (the
+// in-cluster entry).
+func (f *fixture) get(host string) (int, string, error) { return f.getOn(f.cfg.ProxyPort, host) }
+
+// getOn sends a request for host to the activator's port.
+func (f *fixture) getOn(port int, host string) (int, string, error) {
+	req, _ := http.NewRequestWithContext(f.ctx, http.MethodGet, "http://127.0.0.1:"+strconv.Itoa(port)+"/", nil)
 	req.Host = host
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -257,5 +262,63 @@ func TestRunAnswersHeldRequestsWhileDraining(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Error("Run did not return after the drain")
+	}
+}
+
+// The public listener (the ingress class's external entry) serves the hosts
+// of public Routes' Ingresses and nothing else: not a cluster-local Route
+// (which has no Ingress, or still one labelled cluster-local from an older
+// csclr), nor any Service name. The in-cluster listener serves them all.
+func TestRunPublicListenerServesPublicRoutesOnly(t *testing.T) {
+	f := startActivator(t, 0)
+	// private: a cluster-local Route's HTTPRoute, to the ready revision, and
+	// the Ingress an older csclr left it.
+	if err := f.k.Create(f.ctx, &gatewayv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "private"}, Spec: gatewayv1.HTTPRouteSpec{
+		Rules: []gatewayv1.HTTPRouteRule{{BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{
+			BackendObjectReference: gatewayv1.BackendObjectReference{Name: "hello-00001", Port: ptr.To(gatewayv1.PortNumber(80))}, Weight: ptr.To[int32](100)}}}}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.k.Create(f.ctx, &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "private",
+		Labels: map[string]string{"networking.knative.dev/visibility": "cluster-local"}}, Spec: networkingv1.IngressSpec{
+		IngressClassName: ptr.To("csclr"), Rules: []networkingv1.IngressRule{{Host: "private.ns.example.com"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		code, body, err := f.get("private.ns.example.com")
+		if err == nil && code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the in-cluster listener never served the cluster-local route: %d %q %v", code, body, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	public := f.cfg.PublicPort
+	for _, tc := range []struct {
+		host              string
+		public, inCluster int
+	}{
+		{"hello.ns.example.com", http.StatusOK, http.StatusOK},                   // a public Route's host
+		{"private.ns.svc.cluster.local", http.StatusNotFound, http.StatusOK},     // the cluster-local Route's Service name
+		{"private.ns.example.com", http.StatusNotFound, http.StatusOK},           // its leftover Ingress, labelled cluster-local
+		{"hello.ns.svc.cluster.local", http.StatusNotFound, http.StatusOK},       // a public Route's apex Service name
+		{"hello-00001.ns.svc.cluster.local", http.StatusNotFound, http.StatusOK}, // a routed revision's Service name
+		{"unknown.example.com", http.StatusNotFound, http.StatusNotFound},
+	} {
+		for _, l := range []struct {
+			name       string
+			port, want int
+		}{{"public", public, tc.public}, {"in-cluster", f.cfg.ProxyPort, tc.inCluster}} {
+			code, body, err := f.getOn(l.port, tc.host)
+			if err != nil || code != l.want {
+				t.Errorf("%s listener, host %s: %d %q %v; want %d", l.name, tc.host, code, body, err, l.want)
+			}
+			if code == http.StatusOK && body != "hi from the pod, host "+tc.host {
+				t.Errorf("%s listener, host %s: body %q", l.name, tc.host, body)
+			}
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"csclr.dev/csclr/pkg/names"
 	"csclr.dev/csclr/pkg/reconciler/changes"
 	"csclr.dev/csclr/pkg/reconciler/children"
 	revresources "csclr.dev/csclr/pkg/reconciler/revision/resources"
@@ -74,7 +75,8 @@ func (r *Reconciler) activatorEndpoints(ctx context.Context) ([]discoveryv1.Endp
 	return out, nil
 }
 
-// applyRouting writes the HTTPRoute and the Ingress.
+// applyRouting writes the HTTPRoute and the Ingress, or removes the Ingress
+// of a cluster-local Route (see resources.MakeIngress).
 func (r *Reconciler) applyRouting(ctx context.Context, route *v1.Route, written *changes.Log, served []resources.Target, rollout *resources.Rollout) error {
 	hr := resources.MakeHTTPRoute(ctx, route, served, rollout)
 	if err := apply(r, ctx, route, written, hr, &gatewayv1.HTTPRoute{}, func(have, want *gatewayv1.HTTPRoute) bool {
@@ -89,11 +91,43 @@ func (r *Reconciler) applyRouting(ctx context.Context, route *v1.Route, written 
 	if err != nil {
 		return fmt.Errorf("route %s/%s: building its ingress: %w", route.Namespace, route.Name, err)
 	}
+	if ing == nil {
+		return r.deleteIngress(ctx, route)
+	}
 	return apply(r, ctx, route, written, ing, &networkingv1.Ingress{}, func(have, want *networkingv1.Ingress) bool {
 		same := sameMeta(have, want) && equality.Semantic.DeepEqual(have.Spec, want.Spec)
 		have.Spec = want.Spec
 		return !same
 	})
+}
+
+// deleteIngress removes the Ingress the Route owns, if there is one: the
+// Route is cluster-local now (or was made by an older csclr that gave
+// cluster-local Routes an Ingress), and an Ingress would publish it. One the
+// Route does not control is not csclr's to remove. The cache is enough: the
+// Ingresses csclr writes carry the route label it caches by.
+func (r *Reconciler) deleteIngress(ctx context.Context, route *v1.Route) error {
+	ing := &networkingv1.Ingress{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: route.Namespace, Name: names.Ingress(route.Name)}, ing)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading ingress %s/%s: %w", route.Namespace, names.Ingress(route.Name), err)
+	}
+	if !metav1.IsControlledBy(ing, route) {
+		return nil
+	}
+	// The UID precondition spares an Ingress recreated meanwhile by someone else.
+	err = r.Client.Delete(ctx, ing, client.Preconditions{UID: &ing.UID})
+	if client.IgnoreNotFound(err) != nil {
+		changes.DeleteFailed(r.Recorder, route, "Ingress", ing, err)
+		return fmt.Errorf("deleting ingress %s/%s of cluster-local route %s: %w", ing.Namespace, ing.Name, route.Name, err)
+	}
+	if err == nil {
+		changes.Deleted(r.Recorder, route, "Ingress", ing, "the route is cluster-local")
+	}
+	return nil
 }
 
 // apply creates want, or updates the existing object through sync (which

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	clocktesting "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
+	"knative.dev/networking/pkg/apis/networking"
 	"knative.dev/pkg/apis"
 	"knative.dev/serving/pkg/apis/serving"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
@@ -236,4 +237,71 @@ func TestFinalizer(t *testing.T) {
 	if rev.GetRoutingState() != v1.RoutingStateReserve || rev.Annotations[serving.RoutesAnnotationKey] != "" {
 		t.Errorf("after the route is gone: state %q, routes %q", rev.GetRoutingState(), rev.Annotations[serving.RoutesAnnotationKey])
 	}
+}
+
+// A Route that becomes cluster-local loses the Ingress it owns (an Ingress
+// publishes its hosts) and stays Ready; one it does not own is left alone.
+// Made public again, it gets its Ingress back.
+func TestClusterLocalRouteHasNoIngress(t *testing.T) {
+	ctx := context.Background()
+	key := client.ObjectKey{Namespace: "ns", Name: "hello"}
+	setVisibility := func(t *testing.T, c client.Client, value string) {
+		t.Helper()
+		route := &v1.Route{}
+		if err := c.Get(ctx, key, route); err != nil {
+			t.Fatal(err)
+		}
+		route.Labels = map[string]string{}
+		if value != "" {
+			route.Labels[networking.VisibilityLabelKey] = value
+		}
+		if err := c.Update(ctx, route); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ingressExists := func(c client.Client) bool {
+		return !apierrors.IsNotFound(c.Get(ctx, key, &networkingv1.Ingress{}))
+	}
+
+	t.Run("owned", func(t *testing.T) {
+		clk := clocktesting.NewFakePassiveClock(time.Unix(1_000_000, 0))
+		r, c := newReconciler(t, clk, testRoute(nil), configuration("hello-00001"), readyRevision("hello-00001"), activatorSlice())
+		reconcileOnce(t, r)
+		if !ingressExists(c) {
+			t.Fatal("a public route has no Ingress")
+		}
+		setVisibility(t, c, serving.VisibilityClusterLocal)
+		reconcileOnce(t, r)
+		if ingressExists(c) {
+			t.Error("the Ingress of a cluster-local route is still there")
+		}
+		route := &v1.Route{}
+		_ = c.Get(ctx, key, route)
+		if !route.IsReady() || route.Status.Address == nil || route.Status.Address.URL.String() != "http://hello.ns.svc.cluster.local" {
+			t.Errorf("cluster-local route: ready %v, address %v, conditions %+v", route.IsReady(), route.Status.Address, route.Status.Conditions)
+		}
+		for _, obj := range []client.Object{&corev1.Service{}, &discoveryv1.EndpointSlice{}, &gatewayv1.HTTPRoute{}} {
+			if err := c.Get(ctx, key, obj); err != nil {
+				t.Errorf("cluster-local route, %T (the in-cluster path): %v", obj, err)
+			}
+		}
+		reconcileOnce(t, r) // nothing to delete: no error
+		setVisibility(t, c, "")
+		reconcileOnce(t, r)
+		if !ingressExists(c) {
+			t.Error("the route is public again but has no Ingress")
+		}
+	})
+
+	t.Run("not owned", func(t *testing.T) {
+		clk := clocktesting.NewFakePassiveClock(time.Unix(1_000_000, 0))
+		route := testRoute(nil)
+		route.Labels = map[string]string{networking.VisibilityLabelKey: serving.VisibilityClusterLocal}
+		theirs := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "hello"}}
+		r, c := newReconciler(t, clk, route, configuration("hello-00001"), readyRevision("hello-00001"), activatorSlice(), theirs)
+		reconcileOnce(t, r)
+		if !ingressExists(c) {
+			t.Error("an Ingress the route does not own was deleted")
+		}
+	})
 }

@@ -28,23 +28,34 @@ func IngressClass(route *v1.Route, clusterDefault string) string {
 	return clusterDefault
 }
 
-// MakeIngress builds the Route's Ingress: one rule per host name of the
-// Route (the main host and each tag host, under the Route's domain and under
-// the cluster-local domain), each sending everything to the apex Service,
-// whose HTTPRoute does the split. ctx carries the route config.
+// MakeIngress builds the Route's Ingress, the request to expose its public
+// host names outside the cluster: one rule per host (the main host and each
+// tag host, under the Route's domain), each sending everything to the apex
+// Service, whose HTTPRoute does the split. ctx carries the route config.
+//
+// A cluster-local Route (networking.knative.dev/visibility: cluster-local)
+// has no public host, so it gets no Ingress: nil. An Ingress of any class
+// would publish its hosts (an external class such as nginx at once, and
+// csclr's own class on the gateway's public listener). In-cluster callers
+// need none: the gateway's in-cluster listener, behind the apex Service,
+// knows a Route's {name}.{ns}[.svc[.{cluster domain}]] and tag Service names
+// from its HTTPRoute (pkg/gateway). With the default domain (Knative's
+// svc.cluster.local) a public Route's hosts look like cluster-local ones;
+// the label decides, not the name.
 func MakeIngress(ctx context.Context, route *v1.Route, tags []string, class string) (*networkingv1.Ingress, error) {
+	if ClusterLocal(route) {
+		return nil, nil
+	}
 	hostTags := map[string]string{}
 	hosts := map[string]bool{}
 	for _, tag := range append([]string{""}, tags...) {
-		for _, host := range []func(context.Context, *v1.Route, string) (string, error){Host, ClusterLocalHost} {
-			h, err := host(ctx, route, tag)
-			if err != nil {
-				return nil, err
-			}
-			hosts[h] = true
-			if tag != "" {
-				hostTags[h] = tag
-			}
+		h, err := Host(ctx, route, tag)
+		if err != nil {
+			return nil, err
+		}
+		hosts[h] = true
+		if tag != "" {
+			hostTags[h] = tag
 		}
 	}
 	sorted := make([]string, 0, len(hosts))

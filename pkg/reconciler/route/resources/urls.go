@@ -27,15 +27,11 @@ func Host(ctx context.Context, route *v1.Route, tag string) (string, error) {
 	return domains.DomainNameFromTemplate(ctx, route.ObjectMeta, name)
 }
 
-// ClusterLocalHost is Host for callers inside the cluster
-// ({name}.{namespace}.svc.{cluster domain}), whatever the Route's visibility.
-func ClusterLocalHost(ctx context.Context, route *v1.Route, tag string) (string, error) {
-	local := route.DeepCopy()
-	if local.Labels == nil {
-		local.Labels = map[string]string{}
-	}
-	local.Labels[networking.VisibilityLabelKey] = serving.VisibilityClusterLocal
-	return Host(ctx, local, tag)
+// ClusterLocal reports whether the Route is labelled
+// networking.knative.dev/visibility: cluster-local: reachable from inside
+// the cluster only, under the svc.{cluster domain} domain.
+func ClusterLocal(route *v1.Route) bool {
+	return route.Labels[networking.VisibilityLabelKey] == serving.VisibilityClusterLocal
 }
 
 // URL is the Route's URL under tag: the external scheme of config-network,
@@ -46,7 +42,7 @@ func URL(ctx context.Context, route *v1.Route, tag string) (*apis.URL, error) {
 		return nil, err
 	}
 	scheme := "http"
-	if route.Labels[networking.VisibilityLabelKey] != serving.VisibilityClusterLocal {
+	if !ClusterLocal(route) {
 		scheme = routecfg.FromContext(ctx).Network.DefaultExternalScheme
 	}
 	return domains.URL(scheme, host), nil
