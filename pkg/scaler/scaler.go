@@ -29,6 +29,7 @@ type Scaler struct {
 	// moments, for Kubernetes events. It is called without the lock held
 	// and must not block.
 	onActivity func(rev Key, active bool)
+	metrics    metrics
 	mu         sync.Mutex
 	revs       map[types.NamespacedName]*revision
 }
@@ -59,7 +60,7 @@ type revision struct {
 
 // New returns an empty Scaler reading time from clk.
 func New(clk clock.Clock) *Scaler {
-	return &Scaler{clock: clk, revs: map[types.NamespacedName]*revision{}}
+	return &Scaler{clock: clk, revs: map[types.NamespacedName]*revision{}, metrics: newMetrics()}
 }
 
 // OnActivity sets the activity hook (see Scaler.onActivity); call it before
@@ -104,6 +105,7 @@ func (s *Scaler) revisionLocked(key types.NamespacedName, spec *Spec) *revision 
 // ColdRequest records that a request for the revision arrived while it had
 // no ready pod, and wakes KEDA's streams for it at once.
 func (s *Scaler) ColdRequest(key types.NamespacedName) {
+	s.metrics.coldSignals.Inc()
 	s.mu.Lock()
 	r := s.revisionLocked(key, nil)
 	r.lastPoke = s.clock.Now()
@@ -221,10 +223,12 @@ func (s *Scaler) subscribe(spec Spec) (wake <-chan struct{}, activeNow bool, can
 	r.streams[ch] = struct{}{}
 	activeNow = s.activeLocked(r)
 	s.mu.Unlock()
+	s.metrics.streams.Inc()
 	return ch, activeNow, func() {
 		s.mu.Lock()
 		delete(r.streams, ch)
 		s.mu.Unlock()
+		s.metrics.streams.Dec()
 	}
 }
 

@@ -41,8 +41,12 @@ func (s *Scaler) StreamIsActive(ref *pb.ScaledObjectRef, stream pb.ExternalScale
 	}
 	wake, activeNow, cancel := s.subscribe(spec)
 	defer cancel()
+	push := func() error {
+		s.metrics.pushes.Inc()
+		return stream.Send(&pb.IsActiveResponse{Result: true})
+	}
 	if activeNow {
-		if err := stream.Send(&pb.IsActiveResponse{Result: true}); err != nil {
+		if err := push(); err != nil {
 			return err
 		}
 	}
@@ -51,7 +55,7 @@ func (s *Scaler) StreamIsActive(ref *pb.ScaledObjectRef, stream pb.ExternalScale
 		case <-stream.Context().Done():
 			return nil
 		case <-wake:
-			if err := stream.Send(&pb.IsActiveResponse{Result: true}); err != nil {
+			if err := push(); err != nil {
 				return err
 			}
 		}

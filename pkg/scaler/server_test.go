@@ -12,6 +12,8 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"csclr.dev/csclr/pkg/stats"
 )
@@ -127,6 +129,16 @@ func TestStreamPushesAtOnce(t *testing.T) {
 	if best > 10*time.Millisecond {
 		t.Errorf("cold request → stream push took at best %v, want a few ms", best)
 	}
+	// The scale signals are counted.
+	if got := valueOf(t, s.metrics.pushes); got != 3 {
+		t.Errorf("active pushes counted: %v, want 3", got)
+	}
+	if got := valueOf(t, s.metrics.coldSignals); got != 3 {
+		t.Errorf("cold signals counted: %v, want 3", got)
+	}
+	if got := valueOf(t, s.metrics.streams); got != 1 {
+		t.Errorf("open streams: %v, want 1", got)
+	}
 
 	// A burst of signals never blocks the signaller, whatever the stream does.
 	done := make(chan struct{})
@@ -156,4 +168,17 @@ func TestStreamSendsActiveOnOpen(t *testing.T) {
 	if resp, err := stream.Recv(); err != nil || !resp.Result {
 		t.Fatalf("first message = %v, %v; want true", resp, err)
 	}
+}
+
+// valueOf reads a counter's or a gauge's value.
+func valueOf(t *testing.T, m prometheus.Metric) float64 {
+	t.Helper()
+	var out dto.Metric
+	if err := m.Write(&out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Counter != nil {
+		return out.Counter.GetValue()
+	}
+	return out.Gauge.GetValue()
 }
