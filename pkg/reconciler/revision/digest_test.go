@@ -22,6 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/sets"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"csclr.dev/csclr/pkg/config"
 )
 
 // pushRandomImage starts an in-process registry with one image and returns
@@ -88,6 +90,22 @@ func TestRegistryResolver(t *testing.T) {
 		if (err != nil) != tc.wantErr || got != tc.want {
 			t.Errorf("%s: Resolve(%q) = %q, %v; want %q, error %v", tc.name, tc.image, got, err, tc.want, tc.wantErr)
 		}
+	}
+}
+
+// A registry added to registries-skipping-tag-resolving (config-deployment)
+// is not asked: a tag it does not even have is left as it is.
+func TestConfiguredRegistrySkipped(t *testing.T) {
+	tag, _ := pushRandomImage(t, "", "")
+	repo := strings.TrimSuffix(tag, ":v1")
+	c, err := config.Default().Parse(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: config.DeploymentName},
+		Data: map[string]string{"registries-skipping-tag-resolving": "kind.local," + strings.SplitN(repo, "/", 2)[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := RegistryResolver{}.Resolve(context.Background(), repo+":nope", PullSecrets{}, c.Deployment.RegistriesSkippingTagResolving)
+	if err != nil || got != "" {
+		t.Errorf("Resolve of a skipped registry's tag = %q, %v; want it left unresolved", got, err)
 	}
 }
 
