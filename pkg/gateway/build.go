@@ -27,6 +27,11 @@ type Options struct {
 // whether or not the HTTPRoute also has a rule matching the tag header.
 const TagsAnnotation = "csclr.dev/tags"
 
+// TagLabel (the controller's resources.TagLabelKey), set to a tag, marks
+// the HTTPRoute of one of a Route's tags: attached to the tag's Service for
+// Linkerd, it is not a Route's own. Its name is the tag's in-cluster name.
+const TagLabel = "csclr.dev/tag"
+
 // legacyIngressClassAnnotation predates spec.ingressClassName and is still
 // honoured by most controllers.
 const legacyIngressClassAnnotation = "kubernetes.io/ingress.class"
@@ -55,7 +60,12 @@ func Build(ingresses []*networkingv1.Ingress, httpRoutes []*gatewayv1.HTTPRoute,
 	}
 	pub := &Table{hosts: map[string]hostEntry{}, routes: t.routes, clusterDomain: opts.ClusterDomain, external: true}
 	t.public = pub
+	var tagRoutes []*gatewayv1.HTTPRoute
 	for _, hr := range httpRoutes {
+		if hr.Labels[TagLabel] != "" {
+			tagRoutes = append(tagRoutes, hr)
+			continue
+		}
 		r := routeOf(hr)
 		t.routes[r.Key] = r
 		for _, b := range r.Main.Backends {
@@ -72,6 +82,16 @@ func Build(ingresses []*networkingv1.Ingress, httpRoutes []*gatewayv1.HTTPRoute,
 			if have, taken := t.tagServices[k]; !taken || r.Key.Name < have.route.Key.Name {
 				t.tagServices[k] = hostEntry{route: r, tag: tag}
 			}
+		}
+	}
+
+	// A tag's HTTPRoute bears the tag's Service name, whatever the tag
+	// template made of it; the default template's names are in already.
+	for _, hr := range tagRoutes {
+		r, ok := t.routes[Key{Namespace: hr.Namespace, Name: hr.Labels[serving.RouteLabelKey]}]
+		k := Key{Namespace: hr.Namespace, Name: hr.Name}
+		if _, taken := t.tagServices[k]; ok && !taken {
+			t.tagServices[k] = hostEntry{route: r, tag: hr.Labels[TagLabel]}
 		}
 	}
 

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -157,5 +158,48 @@ func TestBuild(t *testing.T) {
 				t.Errorf("Build().Public() hosts (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// A tag's own HTTPRoute (the controller's, attached to the tag's Service
+// for Linkerd) is no Route: Build only learns the tag's in-cluster name
+// from it, which a custom tag template makes other than {tag}-{route}.
+func TestTagHTTPRoutes(t *testing.T) {
+	tagged := func(hr *gatewayv1.HTTPRoute, route, tag string) *gatewayv1.HTTPRoute {
+		hr.Labels = map[string]string{TagLabel: tag, "serving.knative.dev/route": route}
+		return hr
+	}
+	table := Build(nil, []*gatewayv1.HTTPRoute{
+		annotated(httpRoute("ns", "hello", gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{backend("hello-00001", 100)}}),
+			`{"old":[{"revision":"hello-00000","weight":100}]}`),
+		tagged(httpRoute("ns", "old-hello", gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{backend("hello-00000", 100)}}), "hello", "old"),
+		tagged(httpRoute("ns", "hello-at-old", gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{backend("hello-00000", 100)}}), "hello", "old"),
+		tagged(httpRoute("ns", "x-gone", gatewayv1.HTTPRouteRule{BackendRefs: []gatewayv1.HTTPBackendRef{backend("gone-00001", 100)}}), "gone", "x"),
+	}, opts)
+	hello := Key{Namespace: "ns", Name: "hello"}
+	old := Target{Revision: Key{Namespace: "ns", Name: "hello-00000"}, Route: hello, Tag: "old"}
+	for _, tc := range []struct {
+		host string
+		want Target
+		ok   bool
+	}{
+		{host: "old-hello.ns.svc.cluster.local", want: old, ok: true},
+		{host: "hello-at-old.ns.svc.cluster.local", want: old, ok: true},
+		{host: "hello.ns.svc.cluster.local", want: Target{Revision: Key{Namespace: "ns", Name: "hello-00001"}, Route: hello}, ok: true},
+		{host: "x-gone.ns.svc.cluster.local"}, // its Route is unknown
+	} {
+		got, ok := table.Resolve(tc.host, http.Header{}, 0)
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("Resolve(%q) = %+v, %v; want %+v, %v", tc.host, got, ok, tc.want, tc.ok)
+		}
+	}
+	for _, name := range []string{"old-hello", "hello-at-old", "x-gone"} {
+		if _, isRoute := table.Route(Key{Namespace: "ns", Name: name}); isRoute {
+			t.Errorf("the tag HTTPRoute %s became a route", name)
+		}
+	}
+	trimmed, _ := TrimHTTPRoute(tagged(httpRoute("ns", "old-hello"), "hello", "old"))
+	if l := trimmed.(*gatewayv1.HTTPRoute).Labels; l[TagLabel] != "old" || l["serving.knative.dev/route"] != "hello" {
+		t.Errorf("trimmed tag HTTPRoute labels %v, want its tag and route", l)
 	}
 }

@@ -38,7 +38,12 @@ func TrimHTTPRoute(in any) (any, error) {
 	}
 	spec := hr.Spec
 	spec.ParentRefs = nil // where the route attaches; Build routes by the Ingress hosts
-	return &gatewayv1.HTTPRoute{ObjectMeta: keep(hr.ObjectMeta, TagsAnnotation), Spec: spec}, nil
+	meta := keep(hr.ObjectMeta, TagsAnnotation)
+	if tag := hr.Labels[TagLabel]; tag != "" {
+		// A tag's HTTPRoute: Build needs the tag and its Route.
+		meta.Labels = map[string]string{TagLabel: tag, serving.RouteLabelKey: hr.Labels[serving.RouteLabelKey]}
+	}
+	return &gatewayv1.HTTPRoute{ObjectMeta: meta, Spec: spec}, nil
 }
 
 // keep is m's identity and the annotation named.

@@ -11,7 +11,10 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"knative.dev/serving/pkg/apis/serving"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	routecfg "knative.dev/serving/pkg/reconciler/route/config"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,9 +29,19 @@ import (
 
 var errNotOwned = errors.New("exists and is not owned by the route")
 
-// applyService writes the apex Service and its EndpointSlice.
-func (r *Reconciler) applyService(ctx context.Context, route *v1.Route, written *changes.Log) error {
-	svc := resources.MakeService(route)
+// applyService writes the apex Service and its EndpointSlice, and returns
+// the activator's endpoints it gave the slice (the tags' slices get them too).
+func (r *Reconciler) applyService(ctx context.Context, route *v1.Route, written *changes.Log) ([]discoveryv1.Endpoint, error) {
+	activator, err := r.activatorEndpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return activator, r.applyServicePair(ctx, route, written, resources.MakeService(route), resources.MakeEndpointSlice(route, activator))
+}
+
+// applyServicePair writes a selectorless Service and its EndpointSlice: the
+// apex's, or a tag's.
+func (r *Reconciler) applyServicePair(ctx context.Context, route *v1.Route, written *changes.Log, svc *corev1.Service, slice *discoveryv1.EndpointSlice) error {
 	if err := apply(r, ctx, route, written, svc, &corev1.Service{}, func(have, want *corev1.Service) bool {
 		same := sameMeta(have, want) && have.Spec.Type == want.Spec.Type &&
 			equality.Semantic.DeepEqual(have.Spec.Ports, want.Spec.Ports) && len(have.Spec.Selector) == 0
@@ -40,23 +53,20 @@ func (r *Reconciler) applyService(ctx context.Context, route *v1.Route, written 
 		}
 		return err
 	}
-	activator, err := r.activatorEndpoints(ctx)
-	if err != nil {
-		return err
-	}
-	slice := resources.MakeEndpointSlice(route, activator)
-	if err := apply(r, ctx, route, written, slice, &discoveryv1.EndpointSlice{}, func(have, want *discoveryv1.EndpointSlice) bool {
-		same := sameMeta(have, want) && equality.Semantic.DeepEqual(have.Endpoints, want.Endpoints) &&
-			equality.Semantic.DeepEqual(have.Ports, want.Ports)
-		have.Endpoints, have.Ports = want.Endpoints, want.Ports
-		return !same
-	}); err != nil {
+	if err := apply(r, ctx, route, written, slice, &discoveryv1.EndpointSlice{}, syncEndpointSlice); err != nil {
 		if errors.Is(err, errNotOwned) {
 			route.Status.MarkEndpointNotOwned(slice.Name)
 		}
 		return err
 	}
 	return nil
+}
+
+func syncEndpointSlice(have, want *discoveryv1.EndpointSlice) bool {
+	same := sameMeta(have, want) && equality.Semantic.DeepEqual(have.Endpoints, want.Endpoints) &&
+		equality.Semantic.DeepEqual(have.Ports, want.Ports)
+	have.Endpoints, have.Ports = want.Endpoints, want.Ports
+	return !same
 }
 
 // activatorEndpoints are the endpoints of the activator's Service.
@@ -79,11 +89,7 @@ func (r *Reconciler) activatorEndpoints(ctx context.Context) ([]discoveryv1.Endp
 // of a cluster-local Route (see resources.MakeIngress).
 func (r *Reconciler) applyRouting(ctx context.Context, route *v1.Route, written *changes.Log, served []resources.Target, rollout *resources.Rollout) error {
 	hr := resources.MakeHTTPRoute(ctx, route, served, rollout)
-	if err := apply(r, ctx, route, written, hr, &gatewayv1.HTTPRoute{}, func(have, want *gatewayv1.HTTPRoute) bool {
-		same := sameMeta(have, want) && equality.Semantic.DeepEqual(have.Spec, want.Spec)
-		have.Spec = want.Spec
-		return !same
-	}); err != nil {
+	if err := apply(r, ctx, route, written, hr, &gatewayv1.HTTPRoute{}, syncHTTPRoute); err != nil {
 		return err
 	}
 	class := resources.IngressClass(route, routecfg.FromContext(ctx).Network.DefaultIngressClass)
@@ -99,6 +105,105 @@ func (r *Reconciler) applyRouting(ctx context.Context, route *v1.Route, written 
 		have.Spec = want.Spec
 		return !same
 	})
+}
+
+// applyTags writes each tag's Service, EndpointSlice and HTTPRoute (tags
+// maps a tag to their name, resources.TagNames), after deleting those of the
+// tags that are gone, so that a tag whose name is taken does not keep the
+// objects of removed tags alive.
+func (r *Reconciler) applyTags(ctx context.Context, route *v1.Route, written *changes.Log, tags map[string]string, served []resources.Target, activator []discoveryv1.Endpoint) error {
+	keep := make(map[string]bool, len(tags))
+	for _, name := range tags {
+		keep[name] = true
+	}
+	if err := r.deleteTags(ctx, route, keep); err != nil {
+		return err
+	}
+	for _, tag := range resources.Tags(served) {
+		name := tags[tag]
+		if err := r.applyServicePair(ctx, route, written, resources.MakeTagService(route, tag, name),
+			resources.MakeTagEndpointSlice(route, tag, name, activator)); err != nil {
+			return err
+		}
+		hr := resources.MakeTagHTTPRoute(route, tag, name, served)
+		if err := apply(r, ctx, route, written, hr, &gatewayv1.HTTPRoute{}, syncHTTPRoute); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resyncTagSlices gives the EndpointSlices of the Route's tags the
+// activator's endpoints, when the traffic cannot be programmed (applyTags
+// does it otherwise): the tags served so far keep being served, through
+// activator pods that may have moved.
+func (r *Reconciler) resyncTagSlices(ctx context.Context, route *v1.Route, written *changes.Log, activator []discoveryv1.Endpoint) error {
+	list := &discoveryv1.EndpointSliceList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(route.Namespace),
+		client.MatchingLabels{serving.RouteLabelKey: route.Name}, client.HasLabels{resources.TagLabelKey}); err != nil {
+		return fmt.Errorf("listing the EndpointSlices of route %s/%s's tags: %w", route.Namespace, route.Name, err)
+	}
+	for i := range list.Items {
+		s := &list.Items[i]
+		if s.Name == names.RouteEndpointSlice(route.Name) || !metav1.IsControlledBy(s, route) {
+			continue
+		}
+		want := resources.MakeTagEndpointSlice(route, s.Labels[resources.TagLabelKey], s.Name, activator)
+		if err := apply(r, ctx, route, written, want, &discoveryv1.EndpointSlice{}, syncEndpointSlice); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteTags deletes the tag objects (labelled with the Route and
+// resources.TagLabelKey) the Route controls whose name is not in keep. The
+// cache holds them all (the labels that put the apex objects there are on
+// them too), so a Route without stale tags costs no API request. Objects
+// the Route does not control are left alone, whatever their labels.
+func (r *Reconciler) deleteTags(ctx context.Context, route *v1.Route, keep map[string]bool) error {
+	for _, l := range []struct {
+		kind string
+		list client.ObjectList
+	}{
+		// The HTTPRoute first: Linkerd stops routing to a Service that is
+		// about to go.
+		{"HTTPRoute", &gatewayv1.HTTPRouteList{}},
+		{"Service", &corev1.ServiceList{}},
+		{"EndpointSlice", &discoveryv1.EndpointSliceList{}},
+	} {
+		if err := r.Client.List(ctx, l.list, client.InNamespace(route.Namespace),
+			client.MatchingLabels{serving.RouteLabelKey: route.Name}, client.HasLabels{resources.TagLabelKey}); err != nil {
+			return fmt.Errorf("listing the %ss of route %s/%s's tags: %w", l.kind, route.Namespace, route.Name, err)
+		}
+		err := apimeta.EachListItem(l.list, func(o runtime.Object) error {
+			obj := o.(client.Object)
+			if keep[obj.GetName()] || obj.GetName() == names.RouteService(route.Name) || !metav1.IsControlledBy(obj, route) {
+				return nil
+			}
+			// The UID precondition spares an object recreated meanwhile.
+			uid := obj.GetUID()
+			err := r.Client.Delete(ctx, obj, client.Preconditions{UID: &uid})
+			if client.IgnoreNotFound(err) != nil {
+				changes.DeleteFailed(r.Recorder, route, l.kind, obj, err)
+				return fmt.Errorf("deleting %s %s/%s of route %s's tag %q: %w", l.kind, obj.GetNamespace(), obj.GetName(), route.Name, obj.GetLabels()[resources.TagLabelKey], err)
+			}
+			if err == nil {
+				changes.Deleted(r.Recorder, route, l.kind, obj, "no tag of the route has this name now")
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func syncHTTPRoute(have, want *gatewayv1.HTTPRoute) bool {
+	same := sameMeta(have, want) && equality.Semantic.DeepEqual(have.Spec, want.Spec)
+	have.Spec = want.Spec
+	return !same
 }
 
 // deleteIngress removes the Ingress the Route owns, if there is one: the

@@ -1,10 +1,12 @@
 // Package route reconciles Knative Routes: it resolves the traffic targets to
 // ready revisions, programs the apex Service, its EndpointSlice, the
-// HTTPRoute and the Ingress, and reports URLs, traffic and conditions.
+// HTTPRoute and the Ingress, and each tag's Service, EndpointSlice and
+// HTTPRoute, and reports URLs, traffic and conditions.
 package route
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"knative.dev/serving/pkg/apis/serving"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 	routecfg "knative.dev/serving/pkg/reconciler/route/config"
+	"knative.dev/serving/pkg/reconciler/route/domains"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -76,6 +79,9 @@ func (r *Reconciler) apiReader() client.Reader {
 // reconcile returns how soon a gradual rollout needs the next step.
 func (r *Reconciler) reconcile(ctx context.Context, route *v1.Route, written *changes.Log) (time.Duration, error) {
 	url, err := resources.URL(ctx, route, "")
+	if markConfigError(route, err) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("route %s/%s: computing its URL from config-network's domain-template and config-domain: %w", route.Namespace, route.Name, err)
 	}
@@ -83,7 +89,8 @@ func (r *Reconciler) reconcile(ctx context.Context, route *v1.Route, written *ch
 	route.Status.Address = &duckv1.Addressable{URL: resources.AddressURL(route)}
 
 	// The apex Service is addressable whatever the traffic's state.
-	if err := r.applyService(ctx, route, written); err != nil {
+	activator, err := r.applyService(ctx, route, written)
+	if err != nil {
 		return 0, err
 	}
 
@@ -108,12 +115,20 @@ func (r *Reconciler) reconcile(ctx context.Context, route *v1.Route, written *ch
 		// The traffic served so far stays as it is until every target
 		// resolves (Knative never programs a partial split).
 		terr.Mark(&route.Status)
-		return 0, nil
+		return 0, r.resyncTagSlices(ctx, route, written, activator)
 	}
 	rollout, next := resources.StepRollout(prev, resources.WantedRollout(targets), r.Clock.Now(), rolloutDuration(ctx, route))
 	served := resources.ApplyRollout(targets, rollout, in)
 
 	traffic, err := resources.StatusTraffic(ctx, route, served)
+	var tags map[string]string
+	if err == nil {
+		tags, err = resources.TagNames(ctx, route, resources.Tags(served))
+	}
+	if markConfigError(route, err) {
+		// As with unresolved targets, the traffic served so far stays.
+		return 0, r.resyncTagSlices(ctx, route, written, activator)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("route %s/%s: computing tag URLs from config-network's tag-template: %w", route.Namespace, route.Name, err)
 	}
@@ -122,6 +137,12 @@ func (r *Reconciler) reconcile(ctx context.Context, route *v1.Route, written *ch
 
 	if err := r.applyRouting(ctx, route, written, served, rollout); err != nil {
 		route.Status.MarkIngressNotConfigured()
+		return 0, err
+	}
+	if err := r.applyTags(ctx, route, written, tags, served, activator); err != nil {
+		if !errors.Is(err, errNotOwned) { // marked with the name taken
+			route.Status.MarkIngressNotConfigured()
+		}
 		return 0, err
 	}
 	route.Status.MarkTLSNotEnabled(v1.ExternalDomainTLSNotEnabledMessage)
@@ -135,6 +156,23 @@ func (r *Reconciler) reconcile(ctx context.Context, route *v1.Route, written *ch
 		return 0, err
 	}
 	return next, nil
+}
+
+// errorConfigReason is Knative's AllTrafficAssigned reason for a host or
+// tag name the templates make invalid.
+const errorConfigReason = "ErrorConfig"
+
+// markConfigError marks AllTrafficAssigned False when err is a name the
+// Route's names and config-network's templates make invalid, as Knative
+// does (domains.ErrorDomainName), and reports whether it did. A retry cannot
+// help: the Route or config-network must change, and either change brings
+// the Route back, so the error is not returned for a retry.
+func markConfigError(route *v1.Route, err error) bool {
+	if !errors.Is(err, domains.ErrorDomainName) {
+		return false
+	}
+	route.Status.MarkRevisionTargetTrafficError(errorConfigReason, err.Error())
+	return true
 }
 
 // programmed is the ingress status once the Service, HTTPRoute and Ingress

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"knative.dev/networking/pkg/apis/networking"
 	apiscfg "knative.dev/serving/pkg/apis/config"
@@ -63,13 +64,7 @@ func MakeHTTPRoute(ctx context.Context, route *v1.Route, ts []Target, rollout *R
 	var rules []gatewayv1.HTTPRouteRule
 	splits := map[string][]TagWeight{}
 	for _, tag := range Tags(ts) {
-		var tagged []Target
-		for _, t := range ts {
-			if t.Tag == tag {
-				tagged = append(tagged, t)
-			}
-		}
-		ws := weighted(tagged, true)
+		ws := tagSplit(ts, tag)
 		for _, w := range ws {
 			splits[tag] = append(splits[tag], TagWeight{Revision: w.revision, Weight: w.weight})
 		}
@@ -94,18 +89,35 @@ func MakeHTTPRoute(ctx context.Context, route *v1.Route, ts []Target, rollout *R
 		Matches:     []gatewayv1.HTTPRouteMatch{{Path: pathPrefixRoot()}},
 		BackendRefs: backends(route.Namespace, weighted(ts, false)),
 	})
+	return httpRoute(meta, names.RouteService(route.Name), rules)
+}
+
+// httpRoute is an HTTPRoute attached to port 80 of the Service named
+// parent (GAMMA: Linkerd applies it to the callers of that Service).
+func httpRoute(meta metav1.ObjectMeta, parent string, rules []gatewayv1.HTTPRouteRule) *gatewayv1.HTTPRoute {
 	return &gatewayv1.HTTPRoute{
 		ObjectMeta: meta,
 		Spec: gatewayv1.HTTPRouteSpec{
 			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{
 				Group: ptr.To(gatewayv1.Group("")),
 				Kind:  ptr.To(gatewayv1.Kind("Service")),
-				Name:  gatewayv1.ObjectName(names.RouteService(route.Name)),
+				Name:  gatewayv1.ObjectName(parent),
 				Port:  ptr.To(gatewayv1.PortNumber(revresources.HTTPServicePort)),
 			}}},
 			Rules: rules,
 		},
 	}
+}
+
+// tagSplit is the split of tag: its targets' revisions, each reachable.
+func tagSplit(ts []Target, tag string) []revisionWeight {
+	var tagged []Target
+	for _, t := range ts {
+		if t.Tag == tag {
+			tagged = append(tagged, t)
+		}
+	}
+	return weighted(tagged, true)
 }
 
 func pathPrefixRoot() *gatewayv1.HTTPPathMatch {

@@ -20,15 +20,20 @@ import (
 // objectMeta is the metadata of every object a Route owns: the Route's
 // labels (plus serving.knative.dev/route) and annotations, so that labels
 // and annotations propagated from the Service reach the apex Service.
+//
+// TagLabelKey is never propagated: it marks the objects of one tag, which
+// the reconciler deletes once the tag is gone, and the apex objects must not
+// look like those.
 func objectMeta(route *v1.Route, name string) metav1.ObjectMeta {
 	anns := kmeta.FilterMap(route.Annotations, func(k string) bool { return k == corev1.LastAppliedConfigAnnotation })
 	if len(anns) == 0 {
 		anns = nil
 	}
+	labels := kmeta.FilterMap(route.Labels, func(k string) bool { return k == TagLabelKey })
 	return metav1.ObjectMeta{
 		Name:            name,
 		Namespace:       route.Namespace,
-		Labels:          kmeta.UnionMaps(route.Labels, map[string]string{serving.RouteLabelKey: route.Name}),
+		Labels:          kmeta.UnionMaps(labels, map[string]string{serving.RouteLabelKey: route.Name}),
 		Annotations:     anns,
 		OwnerReferences: []metav1.OwnerReference{*kmeta.NewControllerRef(route)},
 	}
@@ -43,7 +48,12 @@ func objectMeta(route *v1.Route, name string) metav1.ObjectMeta {
 // It is labelled revresources.ManagedByLabelKey, like a revision's Services:
 // the controller caches only the Services that carry it.
 func MakeService(route *v1.Route) *corev1.Service {
-	meta := objectMeta(route, names.RouteService(route.Name))
+	return service(objectMeta(route, names.RouteService(route.Name)))
+}
+
+// service is the apex Service's shape with meta: a tag's Service is the
+// same Service under another name (MakeTagService).
+func service(meta metav1.ObjectMeta) *corev1.Service {
 	meta.Labels[revresources.ManagedByLabelKey] = revresources.ManagedByValue
 	return &corev1.Service{
 		ObjectMeta: meta,
@@ -70,8 +80,13 @@ func MakeService(route *v1.Route) *corev1.Service {
 // pods in the system namespace). Endpoints are sorted so equal inputs give
 // equal slices.
 func MakeEndpointSlice(route *v1.Route, activator []discoveryv1.Endpoint) *discoveryv1.EndpointSlice {
-	meta := objectMeta(route, names.RouteEndpointSlice(route.Name))
-	meta.Labels[discoveryv1.LabelServiceName] = names.RouteService(route.Name)
+	return endpointSlice(objectMeta(route, names.RouteEndpointSlice(route.Name)), names.RouteService(route.Name), activator)
+}
+
+// endpointSlice is the apex EndpointSlice's shape with meta, for the
+// Service named service.
+func endpointSlice(meta metav1.ObjectMeta, service string, activator []discoveryv1.Endpoint) *discoveryv1.EndpointSlice {
+	meta.Labels[discoveryv1.LabelServiceName] = service
 	meta.Labels[discoveryv1.LabelManagedBy] = revresources.ManagedByValue
 	return &discoveryv1.EndpointSlice{
 		ObjectMeta:  meta,

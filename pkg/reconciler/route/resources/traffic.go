@@ -1,7 +1,7 @@
 // Package resources holds the Route reconciler's pure decisions: which
 // revisions the traffic targets resolve to, the gradual rollout step, the
 // URLs, and the apex Service, EndpointSlice, HTTPRoute and Ingress a Route
-// becomes.
+// becomes, and its tags' Services, EndpointSlices and HTTPRoutes.
 package resources
 
 import (
