@@ -32,6 +32,11 @@ const TagsAnnotation = "csclr.dev/tags"
 // Linkerd, it is not a Route's own. Its name is the tag's in-cluster name.
 const TagLabel = "csclr.dev/tag"
 
+// HostTagsAnnotation (the controller's resources.HostTagsAnnotation) on a
+// Route's Ingress maps each tag host to its tag, whatever the tag template
+// made of the host (JSON object).
+const HostTagsAnnotation = "csclr.dev/host-tags"
+
 // legacyIngressClassAnnotation predates spec.ingressClassName and is still
 // honoured by most controllers.
 const legacyIngressClassAnnotation = "kubernetes.io/ingress.class"
@@ -113,12 +118,16 @@ func Build(ingresses []*networkingv1.Ingress, httpRoutes []*gatewayv1.HTTPRoute,
 			continue // no traffic known yet: the host stays unknown (404)
 		}
 		public := ours && !clusterLocal(ing)
+		hostTags := hostTagsOf(ing)
 		for _, rule := range ing.Spec.Rules {
 			host := canonicalHost(rule.Host)
 			if host == "" {
 				continue
 			}
 			e := hostEntryFor(r, host, rule)
+			if tag, ok := hostTags[host]; ok && r.Tags[tag].Backends != nil {
+				e = hostEntry{route: r, tag: tag}
+			}
 			if _, taken := t.hosts[host]; !taken {
 				t.hosts[host] = e
 			}
@@ -149,6 +158,24 @@ func hasClass(ing *networkingv1.Ingress, class string) bool {
 		return *ing.Spec.IngressClassName == class
 	}
 	return ing.Annotations[legacyIngressClassAnnotation] == class
+}
+
+// hostTagsOf reads the Ingress's host-to-tag map (hosts canonical); a
+// missing or unreadable one is empty: the host names decide.
+func hostTagsOf(ing *networkingv1.Ingress) map[string]string {
+	raw := ing.Annotations[HostTagsAnnotation]
+	if raw == "" {
+		return nil
+	}
+	var m map[string]string
+	if json.Unmarshal([]byte(raw), &m) != nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for host, tag := range m {
+		out[canonicalHost(host)] = tag
+	}
+	return out
 }
 
 func hostEntryFor(r *Route, host string, rule networkingv1.IngressRule) hostEntry {

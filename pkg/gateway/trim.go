@@ -19,7 +19,7 @@ func TrimIngress(in any) (any, error) {
 	if !ok {
 		return in, nil
 	}
-	meta := keep(ing.ObjectMeta, legacyIngressClassAnnotation)
+	meta := keep(ing.ObjectMeta, legacyIngressClassAnnotation, HostTagsAnnotation)
 	for _, k := range []string{networking.VisibilityLabelKey, serving.RouteLabelKey} {
 		if v, ok := ing.Labels[k]; ok {
 			if meta.Labels == nil {
@@ -46,11 +46,16 @@ func TrimHTTPRoute(in any) (any, error) {
 	return &gatewayv1.HTTPRoute{ObjectMeta: meta, Spec: spec}, nil
 }
 
-// keep is m's identity and the annotation named.
-func keep(m metav1.ObjectMeta, annotation string) metav1.ObjectMeta {
+// keep is m's identity and the annotations named.
+func keep(m metav1.ObjectMeta, annotations ...string) metav1.ObjectMeta {
 	out := metav1.ObjectMeta{Namespace: m.Namespace, Name: m.Name, UID: m.UID, ResourceVersion: m.ResourceVersion, Generation: m.Generation}
-	if v, ok := m.Annotations[annotation]; ok {
-		out.Annotations = map[string]string{annotation: v}
+	for _, a := range annotations {
+		if v, ok := m.Annotations[a]; ok {
+			if out.Annotations == nil {
+				out.Annotations = map[string]string{}
+			}
+			out.Annotations[a] = v
+		}
 	}
 	return out
 }

@@ -187,3 +187,37 @@ func routeLabelled(ing *networkingv1.Ingress) *networkingv1.Ingress {
 	ing.Labels = map[string]string{serving.RouteLabelKey: ing.Name}
 	return ing
 }
+
+// With a custom tag template the tag host's first label is not
+// {tag}-{route}: the Ingress's host-tags annotation tells the gateway which
+// tag a public host is, through the trim of the activator's cache too.
+func TestCustomTagTemplateHosts(t *testing.T) {
+	c, err := config.Default().Parse(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: config.DomainName}, Data: map[string]string{"example.com": ""}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = c.Parse(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: config.NetworkName}, Data: map[string]string{"tag-template": "{{.Name}}-at-{{.Tag}}"}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := c.ToContext(context.Background())
+	route := &v1.Route{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "hello", UID: "1"}}
+	ts := []resources.Target{
+		{TrafficTarget: v1.TrafficTarget{RevisionName: "hello-00001", Percent: ptr.To[int64](100), LatestRevision: ptr.To(false)}},
+		{TrafficTarget: v1.TrafficTarget{RevisionName: "hello-00002", Percent: ptr.To[int64](0), LatestRevision: ptr.To(true), Tag: "next"}},
+	}
+	ing, err := resources.MakeIngress(ctx, route, resources.Tags(ts), "csclr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trimmed, err := TrimIngress(ing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := Build([]*networkingv1.Ingress{trimmed.(*networkingv1.Ingress)}, []*gatewayv1.HTTPRoute{resources.MakeHTTPRoute(ctx, route, ts, nil)}, opts)
+	want := Target{Revision: Key{Namespace: "ns", Name: "hello-00002"}, Route: Key{Namespace: "ns", Name: "hello"}, Tag: "next"}
+	for _, view := range []*Table{table.Public(), table} {
+		if got, ok := view.Resolve("hello-at-next.ns.example.com", http.Header{}, 0); !ok || got != want {
+			t.Errorf("tag host: %+v, %v; want %+v", got, ok, want)
+		}
+	}
+}
