@@ -124,7 +124,6 @@ type Table struct {
 type hostEntry struct {
 	route *Route
 	tag   string // the tag host's tag
-	fixed *Split // a host whose Ingress backend names one revision
 }
 
 // Public is the view of the same objects for the public listener (the
@@ -251,9 +250,6 @@ func (t *Table) named(h http.Header, s Split) (Key, bool) {
 // host's tag is gone.
 func (e hostEntry) split(h http.Header) (s Split, tag string, ok bool) {
 	r := e.route
-	if e.fixed != nil {
-		return *e.fixed, e.tag, true
-	}
 	tag = e.tag
 	if tag == "" && r.TagHeader {
 		tag = h.Get(TagHeader)
