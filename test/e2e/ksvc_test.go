@@ -27,9 +27,11 @@ type ksvcSpec struct {
 	image       string
 	annotations map[string]string // on the revision template
 	env         map[string]string
-	concurrency int64  // containerConcurrency; 0 = unlimited
-	timeout     int64  // timeoutSeconds; 0 = Knative's default
-	portName    string // "h2c" for HTTP/2 without TLS; "" = Knative's default
+	concurrency int64             // containerConcurrency; 0 = unlimited
+	timeout     int64             // timeoutSeconds; 0 = Knative's default
+	portName    string            // "h2c" for HTTP/2 without TLS; "" = Knative's default
+	labels      map[string]string // on the Service
+	traffic     []any             // spec.traffic; nil = Knative's default
 }
 
 func (s ksvcSpec) object() *unstructured.Unstructured {
@@ -55,14 +57,26 @@ func (s ksvcSpec) object() *unstructured.Unstructured {
 	for k, v := range s.annotations {
 		annotations[k] = v
 	}
+	metadata := map[string]any{"name": s.name}
+	if len(s.labels) > 0 {
+		labels := map[string]any{}
+		for k, v := range s.labels {
+			labels[k] = v
+		}
+		metadata["labels"] = labels
+	}
+	svcSpec := map[string]any{"template": map[string]any{
+		"metadata": map[string]any{"annotations": annotations},
+		"spec":     spec,
+	}}
+	if s.traffic != nil {
+		svcSpec["traffic"] = s.traffic
+	}
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "serving.knative.dev/v1",
 		"kind":       "Service",
-		"metadata":   map[string]any{"name": s.name},
-		"spec": map[string]any{"template": map[string]any{
-			"metadata": map[string]any{"annotations": annotations},
-			"spec":     spec,
-		}},
+		"metadata":   metadata,
+		"spec":       svcSpec,
 	}}
 }
 

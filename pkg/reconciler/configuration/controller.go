@@ -30,13 +30,13 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
-	c, err := terminating.ManagerClient(mgr)
+	c, recorder, err := terminating.ForManager(mgr, "configuration-controller")
 	if err != nil {
 		return err
 	}
 	r := &Reconciler{
 		Client:     c,
-		Recorder:   mgr.GetEventRecorder("configuration-controller"),
+		Recorder:   recorder,
 		Clock:      opts.Clock,
 		WithConfig: opts.WithConfig,
 		GC:         opts.GC,

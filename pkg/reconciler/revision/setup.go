@@ -37,7 +37,7 @@ const ControllerName = "revision-controller"
 // objects csclr creates (controller.CacheOptions): the reconciler reads a
 // child the cache does not show without it before it creates it again.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
-	c, err := terminating.ManagerClient(mgr)
+	c, recorder, err := terminating.ForManager(mgr, ControllerName)
 	if err != nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		config:   opts.Config,
 		clock:    opts.Clock,
 		resolver: opts.Resolver,
-		recorder: mgr.GetEventRecorder(ControllerName),
+		recorder: recorder,
 	}
 	if r.config == nil {
 		r.config = func(context.Context) Config { return DefaultConfig() }

@@ -80,14 +80,14 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		}
 	}
 
-	guarded, err := terminating.ManagerClient(mgr)
+	guarded, recorder, err := terminating.ForManager(mgr, "route-controller")
 	if err != nil {
 		return err
 	}
 	r := &Reconciler{
 		Client:          guarded,
 		APIReader:       mgr.GetAPIReader(),
-		Recorder:        mgr.GetEventRecorder("route-controller"),
+		Recorder:        recorder,
 		Clock:           opts.Clock,
 		WithConfig:      opts.WithConfig,
 		SystemNamespace: opts.SystemNamespace,

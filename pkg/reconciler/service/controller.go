@@ -22,13 +22,13 @@ type Options struct {
 // Service's spec, labels or annotations (not on its own status writes) and on
 // any change to the Configuration or Route it owns.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
-	c, err := terminating.ManagerClient(mgr)
+	c, recorder, err := terminating.ForManager(mgr, "service-controller")
 	if err != nil {
 		return err
 	}
 	r := &Reconciler{
 		Client:     c,
-		Recorder:   mgr.GetEventRecorder("service-controller"),
+		Recorder:   recorder,
 		WithConfig: opts.WithConfig,
 	}
 	return ctrl.NewControllerManagedBy(mgr).

@@ -8,7 +8,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
@@ -55,14 +57,35 @@ func Client(c client.Client, ns *Namespaces) client.Client {
 	return guarded{Client: c, ns: ns}
 }
 
-// ManagerClient is mgr's client guarded by a watch of namespaces in mgr's
-// cache: what the reconcilers create through.
-func ManagerClient(mgr manager.Manager) (client.Client, error) {
+// ForManager returns mgr's client and its event recorder named recorder,
+// both guarded by one watch of namespaces in mgr's cache: what a reconciler
+// creates and reports through.
+func ForManager(mgr manager.Manager, recorder string) (client.Client, events.EventRecorder, error) {
 	ns, err := WatchNamespaces(context.Background(), mgr.GetCache())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return Client(mgr.GetClient(), ns), nil
+	return Client(mgr.GetClient(), ns), Recorder(mgr.GetEventRecorder(recorder), ns), nil
+}
+
+// Recorder returns r, except that events about an object in a namespace
+// that ns knows to be terminating are dropped: the API server would refuse
+// them (a deleted namespace's reconciles still report what they do, such
+// as a Route's finalizer releasing its revisions).
+func Recorder(r events.EventRecorder, ns *Namespaces) events.EventRecorder {
+	return guardedRecorder{EventRecorder: r, ns: ns}
+}
+
+type guardedRecorder struct {
+	events.EventRecorder
+	ns *Namespaces
+}
+
+func (g guardedRecorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
+	if m, err := meta.Accessor(regarding); err == nil && g.ns.Terminating(context.Background(), m.GetNamespace()) {
+		return
+	}
+	g.EventRecorder.Eventf(regarding, related, eventtype, reason, action, note, args...)
 }
 
 type guarded struct {

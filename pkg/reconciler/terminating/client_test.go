@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -72,5 +73,26 @@ func TestNilNamespacesKnowNothing(t *testing.T) {
 	var ns *Namespaces
 	if ns.Terminating(context.Background(), "x") {
 		t.Error("a nil Namespaces says x terminates")
+	}
+}
+
+func TestRecorderDropsEventsInATerminatingNamespace(t *testing.T) {
+	now := metav1.Now()
+	namespaces := fake.NewClientBuilder().WithObjects(
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "live"}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "going", DeletionTimestamp: &now, Finalizers: []string{"kubernetes"}}},
+	).Build()
+	inner := events.NewFakeRecorder(10)
+	rec := Recorder(inner, &Namespaces{informer: syncedInformer{synced: true}, reader: namespaces})
+	for _, ns := range []string{"going", "live"} {
+		rec.Eventf(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "d"}}, nil, corev1.EventTypeNormal, "Created", "Create", "in %s", ns)
+	}
+	close(inner.Events)
+	var got []string
+	for e := range inner.Events {
+		got = append(got, e)
+	}
+	if len(got) != 1 || got[0] != "Normal Created in live" {
+		t.Errorf("events recorded: %q; want only the live namespace's", got)
 	}
 }

@@ -1,0 +1,56 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// A cluster-local Service answers in the cluster only: the public gateway
+// (csclr-gateway) does not know its host and it has no Ingress, while its
+// apex Service does answer. Its traffic tag gets a Service of its own,
+// whose ClusterIP answers with the tag's revision (from zero if need be).
+func TestClusterLocalServiceAndItsTag(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	ns := createNamespace(t, ctx, "e2e-local")
+	spec := ksvcSpec{name: "private", image: testImage(t), env: map[string]string{"MESSAGE": "v1"},
+		labels: map[string]string{"networking.knative.dev/visibility": "cluster-local"}}
+	host := applyKsvc(t, ctx, ns, spec)
+	if want := "private." + ns + ".svc.cluster.local"; host != want {
+		t.Fatalf("URL host %s, want %s", host, want)
+	}
+	spec.env = map[string]string{"MESSAGE": "v2"}
+	spec.traffic = []any{
+		map[string]any{"latestRevision": true, "percent": int64(100)},
+		map[string]any{"revisionName": "private-00001", "tag": "old", "percent": int64(0)},
+	}
+	applyKsvc(t, ctx, ns, spec)
+
+	if r, err := newClient(t, ctx, host, time.Minute).get(ctx, "/"); err != nil || r.status != http.StatusNotFound {
+		t.Errorf("public gateway, host %s: %d %v; want 404", host, r.status, err)
+	}
+	if _, err := cluster.kube.NetworkingV1().Ingresses(ns).Get(ctx, "private", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the cluster-local Route's Ingress: %v; want none", err)
+	}
+	for _, tc := range []struct{ service, host, body string }{
+		{"private", host, "v2"},
+		{"old-private", "old-private." + ns + ".svc.cluster.local", "v1"},
+	} {
+		svc, err := cluster.kube.CoreV1().Services(ns).Get(ctx, tc.service, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("Service %s: %v", tc.service, err)
+		}
+		c := &client{gateway: svc.Spec.ClusterIP + ":80", host: tc.host, http: &http.Client{Timeout: 2 * time.Minute}}
+		if r := c.mustGet(t, ctx, "/", http.StatusOK); strings.TrimSpace(r.body) != tc.body {
+			t.Errorf("Service %s, host %s: %q, want %q", tc.service, tc.host, r.body, tc.body)
+		}
+	}
+}
