@@ -15,7 +15,7 @@ hack/build-cli.sh
 # with -race.
 data_path() {
   go list ./pkg/queue/... ./pkg/activator/... ./pkg/scaler/... ./pkg/gateway/... ./pkg/stats/... \
-    ./pkg/h1/... ./pkg/forward/... ./pkg/logbuf/... ./pkg/tracing/...
+    ./pkg/h1/... ./pkg/forward/... ./pkg/logbuf/... ./pkg/tracing/... ./pkg/deadline/...
 }
 
 step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 
+	"csclr.dev/csclr/pkg/deadline"
 	"csclr.dev/csclr/pkg/queue"
 	"csclr.dev/csclr/pkg/stats"
 )
@@ -203,25 +204,21 @@ func (b *Balancer) lookUpInBackground(rev Key, s *revState) {
 }
 
 // timeouts are the revision's request deadlines, as the queue sidecar
-// derives them (queue.TimeoutsFor); i may be nil (not looked up yet).
-func (i *RevisionInfo) timeouts() timeouts {
-	t := timeouts{firstByte: defaultTimeout}
+// does (deadline.For); i may be nil (not looked up yet).
+func (i *RevisionInfo) timeouts() deadline.Timeouts {
 	if i == nil {
-		return t
+		return deadline.For(defaultTimeout, 0, 0)
 	}
-	if i.Timeout > 0 {
-		t.firstByte = i.Timeout
+	timeout := i.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
 	}
-	if i.ResponseStartTimeout > 0 {
-		t.firstByte = min(t.firstByte, i.ResponseStartTimeout)
-	}
-	t.idle = max(0, i.IdleTimeout)
-	return t
+	return deadline.For(timeout, i.ResponseStartTimeout, i.IdleTimeout)
 }
 
 // timeouts are the revision's request deadlines as known now: an atomic
 // read, so that the warm path never touches the informer cache.
-func (s *revState) timeouts() timeouts { return s.info.Load().timeouts() }
+func (s *revState) timeouts() deadline.Timeouts { return s.info.Load().timeouts() }
 
 // PodsChanged re-reads a revision's pods; call it from the Pod and
 // EndpointSlice informers' handlers. Revisions without traffic here are

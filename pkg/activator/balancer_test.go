@@ -67,7 +67,7 @@ func TestBalancerNewRevisionWaitsItsTimeoutBeforeTheFirstSync(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); b.revision(rev1) }()
 	<-pods.entered
-	if got := b.revision(rev1).timeouts().firstByte; got != 7*time.Second {
+	if got := b.revision(rev1).timeouts().FirstByte; got != 7*time.Second {
 		t.Errorf("the first-byte timeout before the first sync = %s, want the revision's 7s", got)
 	}
 	close(pods.release)
@@ -99,15 +99,15 @@ func TestBalancerLooksARevisionUpUntilItAnswers(t *testing.T) {
 	b := NewBalancer(BalancerConfig{Pods: &fakePods{}, Revisions: revs,
 		Replicas: func() int { return 1 }, QueueDepth: 10, Clock: clock.RealClock{}})
 	s := b.revision(rev1) // the creation's lookup fails; its sync asks again in the background
-	if got := s.timeouts().firstByte; got != defaultTimeout && got != 9*time.Second {
+	if got := s.timeouts().FirstByte; got != defaultTimeout && got != 9*time.Second {
 		t.Errorf("first-byte timeout = %s, want the default %s until the revision is known", got, defaultTimeout)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for s.timeouts().firstByte != 9*time.Second && time.Now().Before(deadline) {
+	for s.timeouts().FirstByte != 9*time.Second && time.Now().Before(deadline) {
 		b.PodsChanged(rev1)
 		time.Sleep(time.Millisecond)
 	}
-	if got := s.timeouts().firstByte; got != 9*time.Second {
+	if got := s.timeouts().FirstByte; got != 9*time.Second {
 		t.Fatalf("first-byte timeout = %s, want the revision's 9s once a lookup answered", got)
 	}
 	for !s.asking.CompareAndSwap(false, false) && time.Now().Before(deadline) {
@@ -176,10 +176,10 @@ func TestBalancerSyncsWithoutWaitingForTheLookup(t *testing.T) {
 	}
 	close(revs.release)
 	deadline := time.Now().Add(5 * time.Second)
-	for s.timeouts().firstByte != 7*time.Second && time.Now().Before(deadline) {
+	for s.timeouts().FirstByte != 7*time.Second && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-	if got := s.timeouts().firstByte; got != 7*time.Second {
+	if got := s.timeouts().FirstByte; got != 7*time.Second {
 		t.Errorf("first-byte timeout = %s after the lookup answered, want 7s", got)
 	}
 }

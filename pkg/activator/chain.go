@@ -96,14 +96,14 @@ func hold(c Chain, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		x := exchangeOf(r.Context())
 		rev := x.target.Revision
-		a := admissionOf(r.Context())
-		s := a.rev
+		s := x.rev
+		respondBy := x.start.Add(s.timeouts().First())
 
 		// One retry on another pod when the first could not be dialled (a
 		// pod gone before the informer said so) and nothing was sent.
 		for attempt := 0; attempt < 2; attempt++ {
 			start := c.Clock.Now()
-			p, waited, err := s.thr.acquire(r.Context(), a.respondBy.Sub(start), func() {
+			p, waited, err := s.thr.acquire(r.Context(), respondBy.Sub(start), func() {
 				if c.Metrics != nil {
 					c.Metrics.coldStarts.Inc()
 				}

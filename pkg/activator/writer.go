@@ -17,6 +17,7 @@ type exchange struct {
 	http.ResponseWriter
 	start      time.Time
 	target     gateway.Target
+	rev        *revState     // the revision's state, claimed by admit
 	addr       string        // the pod's ip:port
 	retryable  bool          // a dial failure may be retried on another pod
 	dialFailed bool          // the pod could not be dialled; nothing was sent

@@ -1,18 +1,16 @@
 package queue
 
-import "time"
+import (
+	"time"
+
+	"csclr.dev/csclr/pkg/deadline"
+)
 
 // Clock is the time source of the sidecar, injected so tests can control it.
-type Clock interface {
-	Now() time.Time
-	AfterFunc(d time.Duration, f func()) Timer
-}
+type Clock = deadline.Clock
 
 // Timer is the part of *time.Timer the sidecar uses.
-type Timer interface {
-	Stop() bool
-	Reset(d time.Duration) bool
-}
+type Timer = deadline.Timer
 
 // RealClock is the wall clock.
 type RealClock struct{}
