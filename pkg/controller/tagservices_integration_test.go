@@ -117,6 +117,25 @@ func TestTagServices(t *testing.T) {
 	// What the apiserver stored is what was built: no update loop.
 	testenv.WaitSettled(t, k8s, 2*time.Second, 20*time.Second, hr, tagSvc)
 
+	// Each HTTPRoute names its Service's cluster IPs, by which the
+	// activator knows a caller that dials the IP, and follows a new one.
+	clusterIPs(t, ns, "old-tsvc")
+	clusterIPs(t, ns, "tsvc")
+	if err := k8s.Delete(ctx, apex); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the apex Service recreated with another IP", func() error {
+		s := &corev1.Service{}
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(apex), s); err != nil {
+			return err
+		}
+		if s.UID == apex.UID {
+			return fmt.Errorf("not deleted yet")
+		}
+		return nil
+	})
+	clusterIPs(t, ns, "tsvc")
+
 	// The tag goes: its objects go, the apex's stay.
 	update(t, svc, func(s *v1.Service) {
 		s.Spec.Traffic = []v1.TrafficTarget{{LatestRevision: ptr.To(true), Percent: ptr.To[int64](100)}}
@@ -172,4 +191,24 @@ func TestTagNameTooLong(t *testing.T) {
 		return nil
 	})
 	waitServiceCondition(t, ns, "tlong", apis.ConditionReady, corev1.ConditionFalse, "")
+}
+
+// clusterIPs waits until the HTTPRoute name carries the cluster IPs of the
+// Service name in its csclr.dev/cluster-ips annotation.
+func clusterIPs(t *testing.T, ns, name string) {
+	t.Helper()
+	eventually(t, "httproute "+name+" names its Service's cluster IPs", func() error {
+		svc, hr := &corev1.Service{}, &gatewayv1.HTTPRoute{}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, svc); err != nil {
+			return err
+		}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, hr); err != nil {
+			return err
+		}
+		want := strings.Join(svc.Spec.ClusterIPs, ",")
+		if got := hr.Annotations["csclr.dev/cluster-ips"]; want == "" || got != want {
+			return fmt.Errorf("annotation %q, Service's IPs %q", got, want)
+		}
+		return nil
+	})
 }

@@ -37,6 +37,12 @@ const TagLabel = "csclr.dev/tag"
 // made of the host (JSON object).
 const HostTagsAnnotation = "csclr.dev/host-tags"
 
+// ClusterIPsAnnotation (the controller's resources.ClusterIPsAnnotation) on
+// an HTTPRoute lists the cluster IPs of the Service it is attached to, the
+// Route's apex Service or a tag's, comma-separated: a caller that dials the
+// Service's IP sends it as the Host.
+const ClusterIPsAnnotation = "csclr.dev/cluster-ips"
+
 // legacyIngressClassAnnotation predates spec.ingressClassName and is still
 // honoured by most controllers.
 const legacyIngressClassAnnotation = "kubernetes.io/ingress.class"
@@ -73,6 +79,7 @@ func Build(ingresses []*networkingv1.Ingress, httpRoutes []*gatewayv1.HTTPRoute,
 		}
 		r := routeOf(hr)
 		t.routes[r.Key] = r
+		t.claimIPs(hr, hostEntry{route: r})
 		for _, b := range r.Main.Backends {
 			t.revisions[b.Revision] = true
 		}
@@ -95,9 +102,14 @@ func Build(ingresses []*networkingv1.Ingress, httpRoutes []*gatewayv1.HTTPRoute,
 	for _, hr := range tagRoutes {
 		r, ok := t.routes[Key{Namespace: hr.Namespace, Name: hr.Labels[serving.RouteLabelKey]}]
 		k := Key{Namespace: hr.Namespace, Name: hr.Name}
-		if _, taken := t.tagServices[k]; ok && !taken {
-			t.tagServices[k] = hostEntry{route: r, tag: hr.Labels[TagLabel]}
+		if !ok {
+			continue
 		}
+		e := hostEntry{route: r, tag: hr.Labels[TagLabel]}
+		if _, taken := t.tagServices[k]; !taken {
+			t.tagServices[k] = e
+		}
+		t.claimIPs(hr, e)
 	}
 
 	// Sorted, so that a host claimed twice always goes to the same route.
@@ -137,6 +149,38 @@ func Build(ingresses []*networkingv1.Ingress, httpRoutes []*gatewayv1.HTTPRoute,
 		}
 	}
 	return t
+}
+
+// claimIPs makes the cluster IPs of hr's Service hosts of e. An IP is one
+// Service's for its whole life, so two claims mean a stale one (a Service
+// deleted and its IP reused before the controller caught up): the
+// HTTPRoute first by namespace and name keeps it, whatever the input order.
+func (t *Table) claimIPs(hr *gatewayv1.HTTPRoute, e hostEntry) {
+	raw := hr.Annotations[ClusterIPsAnnotation]
+	if raw == "" {
+		return
+	}
+	by := Key{Namespace: hr.Namespace, Name: hr.Name}
+	for _, ip := range strings.Split(raw, ",") {
+		ip = canonicalHost(strings.TrimSpace(ip))
+		if ip == "" {
+			continue
+		}
+		if have, taken := t.ips[ip]; taken && !keyLess(by, have.by) {
+			continue
+		}
+		if t.ips == nil {
+			t.ips = map[string]ipEntry{}
+		}
+		t.ips[ip] = ipEntry{hostEntry: e, by: by}
+	}
+}
+
+func keyLess(a, b Key) bool {
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
 }
 
 // routesOwn reports whether the Ingress is a Route's own (the controller

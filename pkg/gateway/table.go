@@ -115,7 +115,9 @@ type Table struct {
 	// {tag}-{route} in the route's namespace (Knative's default tag
 	// template), read as Service hosts are: a cluster-local Route has no
 	// Ingress to list its tag hosts.
-	tagServices   map[Key]hostEntry
+	tagServices map[Key]hostEntry
+	// ips are the cluster IPs of the apex and tag Services (ClusterIPsAnnotation).
+	ips           map[string]ipEntry
 	clusterDomain string
 	public        *Table // the public view of the same objects
 	external      bool   // this is the public view
@@ -124,6 +126,11 @@ type Table struct {
 type hostEntry struct {
 	route *Route
 	tag   string // the tag host's tag
+}
+
+type ipEntry struct {
+	hostEntry
+	by Key // the HTTPRoute that claimed the IP
 }
 
 // Public is the view of the same objects for the public listener (the
@@ -153,6 +160,7 @@ func (t *Table) Route(k Key) (*Route, bool) {
 //   - a Service host, {name}.{ns}[.svc[.{cluster domain}]]: the apex Service
 //     of a route, or the public Service of a routed revision;
 //   - the in-cluster name of a tag host, {tag}-{route}.{ns}[.svc[...]];
+//   - the cluster IP of a route's apex Service or of a tag's Service;
 //   - a short name, {name}, when the Knative-Serving-Namespace header is
 //     set: as {name}.{ns};
 //   - anything else is unknown: ok is false (404), whatever the headers say.
@@ -173,6 +181,9 @@ func (t *Table) Resolve(host string, h http.Header, rnd uint64) (Target, bool) {
 	}
 	if t.external {
 		return Target{}, false
+	}
+	if e, ok := t.ips[host]; ok {
+		return t.resolveOn(e.hostEntry, h, rnd)
 	}
 	if ns := h.Get(NamespaceHeader); ns != "" && host != "" && strings.IndexByte(host, '.') < 0 {
 		// A meshed caller's short name ("hello"): the HTTPRoute's header

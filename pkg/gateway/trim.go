@@ -10,7 +10,7 @@ import (
 
 // TrimIngress and TrimHTTPRoute are informer-cache transforms (client-go's
 // TransformFunc) for a gateway that caches every Ingress and HTTPRoute of
-// a cluster: they keep what Build reads (the spec, the one annotation each,
+// a cluster: they keep what Build reads (the spec, csclr's annotations,
 // and an Ingress's visibility label) and drop the rest (status, other
 // labels and annotations). Anything else passes unchanged.
 
@@ -38,7 +38,7 @@ func TrimHTTPRoute(in any) (any, error) {
 	}
 	spec := hr.Spec
 	spec.ParentRefs = nil // where the route attaches; Build routes by the Ingress hosts
-	meta := keep(hr.ObjectMeta, TagsAnnotation)
+	meta := keep(hr.ObjectMeta, TagsAnnotation, ClusterIPsAnnotation)
 	if tag := hr.Labels[TagLabel]; tag != "" {
 		// A tag's HTTPRoute: Build needs the tag and its Route.
 		meta.Labels = map[string]string{TagLabel: tag, serving.RouteLabelKey: hr.Labels[serving.RouteLabelKey]}

@@ -48,9 +48,9 @@ func TestTrim(t *testing.T) {
 	}, {
 		name: "HTTPRoute",
 		trim: TrimHTTPRoute,
-		in: &gatewayv1.HTTPRoute{ObjectMeta: meta(map[string]string{TagsAnnotation: tags, "other": "x"}), Spec: hrSpec,
+		in: &gatewayv1.HTTPRoute{ObjectMeta: meta(map[string]string{TagsAnnotation: tags, ClusterIPsAnnotation: "10.96.0.7", "other": "x"}), Spec: hrSpec,
 			Status: gatewayv1.HTTPRouteStatus{RouteStatus: gatewayv1.RouteStatus{Parents: []gatewayv1.RouteParentStatus{{ControllerName: "c"}}}}},
-		want: &gatewayv1.HTTPRoute{ObjectMeta: kept(map[string]string{TagsAnnotation: tags}), Spec: hrKept},
+		want: &gatewayv1.HTTPRoute{ObjectMeta: kept(map[string]string{TagsAnnotation: tags, ClusterIPsAnnotation: "10.96.0.7"}), Spec: hrKept},
 	}, {
 		name: "no annotations", trim: TrimIngress,
 		in:   &networkingv1.Ingress{ObjectMeta: meta(nil), Spec: ingSpec},

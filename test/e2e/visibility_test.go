@@ -17,6 +17,8 @@ import (
 // (csclr-gateway) does not know its host and it has no Ingress, while its
 // apex Service does answer. Its traffic tag gets a Service of its own,
 // whose ClusterIP answers with the tag's revision (from zero if need be).
+// Both Services answer a caller that names them by their IP alone, as a
+// Kubernetes user trying a Service out would.
 func TestClusterLocalServiceAndItsTag(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
@@ -43,6 +45,8 @@ func TestClusterLocalServiceAndItsTag(t *testing.T) {
 	for _, tc := range []struct{ service, host, body string }{
 		{"private", host, "v2"},
 		{"old-private", "old-private." + ns + ".svc.cluster.local", "v1"},
+		{"private", "", "v2"}, // the Host is the Service's IP
+		{"old-private", "", "v1"},
 	} {
 		svc, err := cluster.kube.CoreV1().Services(ns).Get(ctx, tc.service, metav1.GetOptions{})
 		if err != nil {

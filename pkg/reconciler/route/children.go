@@ -30,19 +30,22 @@ import (
 var errNotOwned = errors.New("exists and is not owned by the route")
 
 // applyService writes the apex Service and its EndpointSlice, and returns
-// the activator's endpoints it gave the slice (the tags' slices get them too).
-func (r *Reconciler) applyService(ctx context.Context, route *v1.Route, written *changes.Log) ([]discoveryv1.Endpoint, error) {
-	activator, err := r.activatorEndpoints(ctx)
+// the activator's endpoints it gave the slice (the tags' slices get them
+// too) and the Service's cluster IPs.
+func (r *Reconciler) applyService(ctx context.Context, route *v1.Route, written *changes.Log) (activator []discoveryv1.Endpoint, ips []string, err error) {
+	activator, err = r.activatorEndpoints(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return activator, r.applyServicePair(ctx, route, written, resources.MakeService(route), resources.MakeEndpointSlice(route, activator))
+	ips, err = r.applyServicePair(ctx, route, written, resources.MakeService(route), resources.MakeEndpointSlice(route, activator))
+	return activator, ips, err
 }
 
-// applyServicePair writes a selectorless Service and its EndpointSlice: the
-// apex's, or a tag's.
-func (r *Reconciler) applyServicePair(ctx context.Context, route *v1.Route, written *changes.Log, svc *corev1.Service, slice *discoveryv1.EndpointSlice) error {
-	if err := apply(r, ctx, route, written, svc, &corev1.Service{}, func(have, want *corev1.Service) bool {
+// applyServicePair writes a selectorless Service and its EndpointSlice (the
+// apex's, or a tag's) and returns the Service's cluster IPs.
+func (r *Reconciler) applyServicePair(ctx context.Context, route *v1.Route, written *changes.Log, svc *corev1.Service, slice *discoveryv1.EndpointSlice) ([]string, error) {
+	have := &corev1.Service{}
+	if err := apply(r, ctx, route, written, svc, have, func(have, want *corev1.Service) bool {
 		same := sameMeta(have, want) && have.Spec.Type == want.Spec.Type &&
 			equality.Semantic.DeepEqual(have.Spec.Ports, want.Spec.Ports) && len(have.Spec.Selector) == 0
 		have.Spec.Type, have.Spec.Ports, have.Spec.Selector = want.Spec.Type, want.Spec.Ports, nil
@@ -51,15 +54,33 @@ func (r *Reconciler) applyServicePair(ctx context.Context, route *v1.Route, writ
 		if errors.Is(err, errNotOwned) {
 			route.Status.MarkServiceNotOwned(svc.Name)
 		}
-		return err
+		return nil, err
 	}
 	if err := apply(r, ctx, route, written, slice, &discoveryv1.EndpointSlice{}, syncEndpointSlice); err != nil {
 		if errors.Is(err, errNotOwned) {
 			route.Status.MarkEndpointNotOwned(slice.Name)
 		}
-		return err
+		return nil, err
 	}
-	return nil
+	if have.Name == "" { // created: the API server's answer is in svc
+		have = svc
+	}
+	return clusterIPs(have), nil
+}
+
+// clusterIPs are the addresses the API server gave svc.
+func clusterIPs(svc *corev1.Service) []string {
+	ips := svc.Spec.ClusterIPs
+	if len(ips) == 0 && svc.Spec.ClusterIP != "" {
+		ips = []string{svc.Spec.ClusterIP}
+	}
+	var out []string
+	for _, ip := range ips {
+		if ip != "" && ip != corev1.ClusterIPNone {
+			out = append(out, ip)
+		}
+	}
+	return out
 }
 
 func syncEndpointSlice(have, want *discoveryv1.EndpointSlice) bool {
@@ -87,8 +108,9 @@ func (r *Reconciler) activatorEndpoints(ctx context.Context) ([]discoveryv1.Endp
 
 // applyRouting writes the HTTPRoute and the Ingress, or removes the Ingress
 // of a cluster-local Route (see resources.MakeIngress).
-func (r *Reconciler) applyRouting(ctx context.Context, route *v1.Route, written *changes.Log, served []resources.Target, rollout *resources.Rollout) error {
+func (r *Reconciler) applyRouting(ctx context.Context, route *v1.Route, written *changes.Log, served []resources.Target, rollout *resources.Rollout, ips []string) error {
 	hr := resources.MakeHTTPRoute(ctx, route, served, rollout)
+	resources.WithClusterIPs(hr, ips)
 	if err := apply(r, ctx, route, written, hr, &gatewayv1.HTTPRoute{}, syncHTTPRoute); err != nil {
 		return err
 	}
@@ -121,11 +143,13 @@ func (r *Reconciler) applyTags(ctx context.Context, route *v1.Route, written *ch
 	}
 	for _, tag := range resources.Tags(served) {
 		name := tags[tag]
-		if err := r.applyServicePair(ctx, route, written, resources.MakeTagService(route, tag, name),
-			resources.MakeTagEndpointSlice(route, tag, name, activator)); err != nil {
+		ips, err := r.applyServicePair(ctx, route, written, resources.MakeTagService(route, tag, name),
+			resources.MakeTagEndpointSlice(route, tag, name, activator))
+		if err != nil {
 			return err
 		}
 		hr := resources.MakeTagHTTPRoute(route, tag, name, served)
+		resources.WithClusterIPs(hr, ips)
 		if err := apply(r, ctx, route, written, hr, &gatewayv1.HTTPRoute{}, syncHTTPRoute); err != nil {
 			return err
 		}

@@ -89,7 +89,7 @@ func (r *Reconciler) reconcile(ctx context.Context, route *v1.Route, written *ch
 	route.Status.Address = &duckv1.Addressable{URL: resources.AddressURL(route)}
 
 	// The apex Service is addressable whatever the traffic's state.
-	activator, err := r.applyService(ctx, route, written)
+	activator, ips, err := r.applyService(ctx, route, written)
 	if err != nil {
 		return 0, err
 	}
@@ -135,7 +135,7 @@ func (r *Reconciler) reconcile(ctx context.Context, route *v1.Route, written *ch
 	route.Status.Traffic = traffic
 	route.Status.MarkTrafficAssigned()
 
-	if err := r.applyRouting(ctx, route, written, served, rollout); err != nil {
+	if err := r.applyRouting(ctx, route, written, served, rollout, ips); err != nil {
 		route.Status.MarkIngressNotConfigured()
 		return 0, err
 	}

@@ -3,6 +3,7 @@ package resources
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -190,4 +191,26 @@ func backends(namespace string, ws []revisionWeight) []gatewayv1.HTTPBackendRef 
 		})
 	}
 	return out
+}
+
+// ClusterIPsAnnotation on an HTTPRoute lists the cluster IPs of the Service
+// it is attached to (the apex Service, or a tag's), comma-separated. A
+// caller that dials the Service by its IP sends that IP as its Host; the
+// activator, which the Service's endpoints lead to, knows the Route by it.
+const ClusterIPsAnnotation = "csclr.dev/cluster-ips"
+
+// WithClusterIPs records ips in hr's ClusterIPsAnnotation, replacing any
+// copy propagated from the Route's own annotations: the annotation is only
+// ever csclr's, or one Route could claim another's IP.
+func WithClusterIPs(hr *gatewayv1.HTTPRoute, ips []string) {
+	delete(hr.Annotations, ClusterIPsAnnotation)
+	if len(ips) > 0 {
+		if hr.Annotations == nil {
+			hr.Annotations = map[string]string{}
+		}
+		hr.Annotations[ClusterIPsAnnotation] = strings.Join(ips, ",")
+	}
+	if len(hr.Annotations) == 0 {
+		hr.Annotations = nil
+	}
 }

@@ -88,3 +88,39 @@ func TestMakeHTTPRouteWithoutTags(t *testing.T) {
 		t.Errorf("rules = %+v, want the main rule alone", hr.Spec.Rules)
 	}
 }
+
+// The cluster-IPs annotation is only ever the controller's: a copy on the
+// Route (whose annotations its children get) would let one Route claim the
+// IP of another's Service at the activator.
+func TestWithClusterIPs(t *testing.T) {
+	route := testRoute()
+	route.Annotations = map[string]string{ClusterIPsAnnotation: "10.96.0.1", "team": "a"}
+	for _, tc := range []struct {
+		name string
+		ips  []string
+		want map[string]string
+	}{
+		{name: "the Service's IPs replace the Route's copy", ips: []string{"10.96.0.7", "fd00::7"},
+			want: map[string]string{ClusterIPsAnnotation: "10.96.0.7,fd00::7", "team": "a"}},
+		{name: "no IP yet: no annotation", want: map[string]string{"team": "a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, hr := range []*gatewayv1.HTTPRoute{
+				MakeHTTPRoute(context.Background(), route, nil, nil),
+				MakeTagHTTPRoute(route, "next", "next-hello", nil),
+			} {
+				WithClusterIPs(hr, tc.ips)
+				if !cmp.Equal(hr.Annotations, tc.want) {
+					t.Errorf("%s annotations = %v, want %v", hr.Name, hr.Annotations, tc.want)
+				}
+			}
+		})
+	}
+	bare := testRoute()
+	bare.Annotations = nil
+	hr := MakeHTTPRoute(context.Background(), bare, nil, nil)
+	WithClusterIPs(hr, nil)
+	if hr.Annotations != nil {
+		t.Errorf("annotations = %#v, want nil (what the API server stores)", hr.Annotations)
+	}
+}
