@@ -11,6 +11,10 @@ import (
 
 // fastScaleDown makes a revision go back to zero as soon as Knative allows:
 // the shortest stable window, and no pod kept after the grace period.
+// scaleToZeroGrace is config-autoscaler's scale-to-zero-grace-period in the
+// e2e cluster (Knative's default).
+const scaleToZeroGrace = 30 * time.Second
+
 var fastScaleDown = map[string]string{
 	"autoscaling.knative.dev/initial-scale": "0",
 	"autoscaling.knative.dev/window":        "6s",
@@ -32,6 +36,7 @@ func TestServeFromZeroAndBack(t *testing.T) {
 
 	c := newClient(t, ctx, host, 2*time.Minute)
 	for round := 1; round <= 2; round++ {
+		sent := time.Now()
 		r := c.mustGet(t, ctx, "/", 200)
 		if r.body != "served from zero\n" {
 			t.Errorf("round %d: body %q, want %q", round, r.body, "served from zero\n")
@@ -47,6 +52,11 @@ func TestServeFromZeroAndBack(t *testing.T) {
 		start := time.Now()
 		waitReplicas(t, ctx, ns, rev, 3*time.Minute, "back to zero", func(spec, ready int32) bool { return spec == 0 && ready == 0 })
 		t.Logf("round %d: back to zero %s after the request", round, time.Since(start).Round(time.Second))
+		// Not before the grace: KEDA's cooldown counts from the last time
+		// the scaler said active, which the request itself made.
+		if d := time.Since(sent); d < scaleToZeroGrace {
+			t.Errorf("round %d: at zero %s after the request was sent, before the %s scale-to-zero grace", round, d.Round(time.Second), scaleToZeroGrace)
+		}
 	}
 
 	events := revisionEvents(t, ctx, ns, rev)
