@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"knative.dev/pkg/kmap"
+	"knative.dev/serving/pkg/apis/autoscaling"
+	autoscalingv1alpha1 "knative.dev/serving/pkg/apis/autoscaling/v1alpha1"
 	"knative.dev/serving/pkg/apis/serving"
 	v1 "knative.dev/serving/pkg/apis/serving/v1"
 
@@ -40,6 +42,7 @@ func makeQueueContainer(rev *v1.Revision, cfg Config, user *corev1.Container, us
 	if err != nil {
 		return nil, err
 	}
+	res = withTriggerRequest(res, paView(rev, cfg))
 	return &corev1.Container{
 		Name:      QueueContainerName,
 		Image:     cfg.QueueImage,
@@ -162,4 +165,41 @@ func queueResources(rev *v1.Revision, cfg Config) (corev1.ResourceRequirements, 
 		(*r.list)[r.name] = q.DeepCopy()
 	}
 	return res, nil
+}
+
+// QueueMemoryRequestForHPA is the queue sidecar's memory request when the
+// revision's HPA class scales on memory and the operator set none. It only
+// reserves memory for scheduling (no limit comes with it) and does not enter
+// the scaling math (the memory trigger is an AverageValue, not a
+// utilization). cmd/queue proxying to a local hello-world server held about
+// 19 MiB resident idle, 24 MiB after 10 concurrent clients and 32 MiB after
+// 100 (70 MiB after 500): 32Mi covers an idle to moderately loaded sidecar
+// without making the pod noticeably harder to schedule.
+const QueueMemoryRequestForHPA = "32Mi"
+
+// withTriggerRequest gives the queue a memory request when the revision's
+// ScaledObject gets KEDA's memory trigger and the operator set neither a
+// request nor a limit: KEDA's webhook refuses a cpu/memory trigger unless
+// every container requests the resource, and config-deployment has no
+// memory request by default. A limit alone is enough for KEDA (and the
+// apiserver defaults the pod's request to it; a larger request would make
+// the pod invalid). Any setting, even 0, is the operator's and is kept.
+// The cpu trigger needs nothing: config-deployment always has a cpu request
+// (25m unless set otherwise; an empty value does not parse). Every other
+// revision is returned as it is, so its pods do not change and roll.
+func withTriggerRequest(res corev1.ResourceRequirements, pa *autoscalingv1alpha1.PodAutoscaler) corev1.ResourceRequirements {
+	if !onResourceMetric(pa) || makeResourceTrigger(pa).Type != autoscaling.Memory {
+		return res
+	}
+	_, request := res.Requests[corev1.ResourceMemory]
+	_, limit := res.Limits[corev1.ResourceMemory]
+	if request || limit {
+		return res
+	}
+	out := *res.DeepCopy()
+	if out.Requests == nil {
+		out.Requests = corev1.ResourceList{}
+	}
+	out.Requests[corev1.ResourceMemory] = resource.MustParse(QueueMemoryRequestForHPA)
+	return out
 }

@@ -25,7 +25,8 @@ import (
 // (apis/keda/v1alpha1/scaledobject_webhook.go). Of its checks, those that
 // need no cluster are exported and called here; verifyCPUMemoryScalers
 // needs one (the Deployment, the LimitRanges), so its scale-to-zero rule is
-// restated here and its requests rule is missingRequests below.
+// restated here and its requests rule is missingRequests below
+// (keda_webhook_test.go runs the whole webhook against a fake client).
 func kedaProblem(so *kedav1alpha1.ScaledObject) error {
 	// verifyReplicaCount, verifyFallback, verifyTriggers.
 	if err := kedav1alpha1.CheckReplicaCountBoundsAreValid(so); err != nil {
@@ -191,7 +192,8 @@ func TestScaledObjectsAreValidForKEDA(t *testing.T) {
 // TestResourceTriggersNeedRequests: KEDA refuses a cpu/memory trigger unless
 // every container (the queue sidecar too) requests the resource or a
 // LimitRange gives a default. The queue requests 25m cpu by default
-// (config-deployment, as in Knative) but no memory.
+// (config-deployment, as in Knative) and, for a memory trigger only,
+// QueueMemoryRequestForHPA unless the operator set its memory.
 func TestResourceTriggersNeedRequests(t *testing.T) {
 	requests := func(r *v1.Revision) {
 		r.Spec.Containers[0].Resources.Requests = corev1.ResourceList{
@@ -209,7 +211,10 @@ func TestResourceTriggersNeedRequests(t *testing.T) {
 		{"cpu, user requests cpu", hpaRev(requests), nil, nil},
 		{"cpu, user requests nothing", hpaRev(), nil, []string{"user-container"}},
 		{"cpu, queue request configured away", hpaRev(requests), func(c *Config) { c.Deployment.QueueSidecarCPURequest = nil }, []string{QueueContainerName}},
-		{"memory, stock config: the queue has no memory request", hpaRev(autoscaling.MetricAnnotationKey, "memory", autoscaling.TargetAnnotationKey, "200", requests), nil, []string{QueueContainerName}},
+		{"memory, stock config: the queue's default memory request", hpaRev(autoscaling.MetricAnnotationKey, "memory", autoscaling.TargetAnnotationKey, "200", requests), nil, nil},
+		{"memory, user requests nothing", hpaRev(autoscaling.MetricAnnotationKey, "memory", autoscaling.TargetAnnotationKey, "200"), nil, []string{"user-container"}},
+		{"memory, queue-sidecar-memory-limit alone", hpaRev(autoscaling.MetricAnnotationKey, "memory", autoscaling.TargetAnnotationKey, "200", requests),
+			func(c *Config) { c.Deployment.QueueSidecarMemoryLimit = ptr.To(resource.MustParse("100Mi")) }, nil},
 		{"memory, queue-sidecar-memory-request set", hpaRev(autoscaling.MetricAnnotationKey, "memory", autoscaling.TargetAnnotationKey, "200", requests), memQueue, nil},
 		{"memory, queue request by annotation", hpaRev(autoscaling.MetricAnnotationKey, "memory", autoscaling.TargetAnnotationKey, "200",
 			serving.QueueSidecarMemoryResourceRequestAnnotationKey, "50Mi", requests), nil, nil},
