@@ -18,6 +18,7 @@ import (
 
 	"csclr.dev/csclr/pkg/forward"
 	"csclr.dev/csclr/pkg/gateway"
+	"csclr.dev/csclr/pkg/stats"
 	"csclr.dev/csclr/pkg/tracing"
 )
 
@@ -65,9 +66,12 @@ func NewHandler(c Chain) http.Handler {
 	return begin(c.Clock, h)
 }
 
-// begin attaches the exchange every later handler fills in.
+// begin attaches the exchange every later handler fills in, and drops a
+// client's copy of the counted mark (see markCounted) before anything else
+// sees the request.
 func begin(clk clock.PassiveClock, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		dropCountedMark(r.Header)
 		x := &exchange{ResponseWriter: w, start: clk.Now()}
 		next.ServeHTTP(x, r.WithContext(contextWith(r, x)))
 	})
@@ -90,7 +94,9 @@ func resolve(table func() *gateway.Table, next http.Handler) http.Handler {
 
 // hold takes a slot on one of the revision's pods. Without a ready pod the
 // request waits in a bounded per-revision queue, at most until a response
-// should have started (admit), and the scaler hears of it at once.
+// should have started (admit), and the scaler hears of it at once. A request
+// that waited is counted in this activator's report and goes to the pod
+// marked as such (markCounted), on every attempt.
 func hold(c Chain, next http.Handler) http.Handler {
 	retryAfter := strconv.Itoa(max(1, int(c.RetryAfter/time.Second)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -103,7 +109,8 @@ func hold(c Chain, next http.Handler) http.Handler {
 		// pod gone before the informer said so) and nothing was sent.
 		for attempt := 0; attempt < 2; attempt++ {
 			start := c.Clock.Now()
-			p, waited, err := s.thr.acquire(r.Context(), respondBy.Sub(start), func() {
+			// x.waited: a retry that waits again is still one request.
+			p, waited, err := s.thr.acquire(r.Context(), respondBy.Sub(start), x.waited, func() {
 				if c.Metrics != nil {
 					c.Metrics.coldStarts.Inc()
 				}
@@ -127,6 +134,9 @@ func hold(c Chain, next http.Handler) http.Handler {
 				return
 			}
 			x.addr, x.retryable = p.addr, attempt == 0 && bodyless(r)
+			if x.waited { // in this attempt or the one before: counted either way
+				markCounted(r.Header)
+			}
 			serveOn(s.thr, p, next, w, r)
 			if !x.dialFailed {
 				return
@@ -144,6 +154,18 @@ func serveOn(t *throttler, p *pod, next http.Handler, w http.ResponseWriter, r *
 	defer t.release(p)
 	next.ServeHTTP(w, r)
 }
+
+// markCounted tells the pod's queue sidecar that this activator counted the
+// request in its report, so that the sidecar does not count it again
+// (stats.CountedHeader): the scaler sums both. The header map is shared by
+// the attempts (the proxy forwards it as it is), so the mark stays on a
+// retry. Requests that did not wait are not in the report and go unmarked.
+func markCounted(h http.Header) { h[stats.CountedHeader] = []string{stats.CountedHeaderValue} }
+
+// dropCountedMark removes a client's copy of the mark: only the activator
+// may say it counted a request, or a caller could hide its requests from
+// its revision's request rate.
+func dropCountedMark(h http.Header) { delete(h, stats.CountedHeader) }
 
 // bodyless reports whether the request can be sent twice.
 func bodyless(r *http.Request) bool {

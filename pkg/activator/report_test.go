@@ -17,7 +17,7 @@ func TestReportHandlerCountsHeldRequests(t *testing.T) {
 	s := b.revision(rev1)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { _, _, _ = s.thr.acquire(ctx, time.Minute, nil); close(done) }()
+	go func() { _, _, _ = s.thr.acquire(ctx, time.Minute, false, nil); close(done) }()
 	for {
 		if reps := b.Reports("act-1"); len(reps) == 1 && reps[0].InFlight == 1 {
 			break

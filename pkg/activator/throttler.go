@@ -37,7 +37,7 @@ type throttler struct {
 
 	// held-request accounting for the scaler (stats.Report)
 	start      time.Time
-	requests   uint64  // requests that had to wait
+	requests   uint64  // requests that had to wait, each once even if its retry waits again
 	heldSecs   float64 // integral of len(waiters) over time
 	lastChange time.Time
 }
@@ -47,11 +47,13 @@ func newThrottler(now func() time.Time, depth int) *throttler {
 	return &throttler{now: now, depth: depth, start: t, lastChange: t}
 }
 
-// acquire returns a pod with a free slot, waiting for one if needed. cold is
+// acquire returns a pod with a free slot, waiting for one if needed. A
+// request that waits is counted in requests unless counted says an earlier
+// wait of the same request (before a retry) already counted it. cold is
 // called (outside the lock) when the request has to wait because the
 // revision has no ready pod at all. It waits at most maxWait and returns
 // whether it waited.
-func (t *throttler) acquire(ctx context.Context, maxWait time.Duration, cold func()) (p *pod, waited bool, err error) {
+func (t *throttler) acquire(ctx context.Context, maxWait time.Duration, counted bool, cold func()) (p *pod, waited bool, err error) {
 	t.mu.Lock()
 	if p := t.pickLocked(); p != nil {
 		t.mu.Unlock()
@@ -64,7 +66,9 @@ func (t *throttler) acquire(ctx context.Context, maxWait time.Duration, cold fun
 	w := make(chan *pod, 1)
 	t.advanceLocked()
 	t.waiters = append(t.waiters, w)
-	t.requests++
+	if !counted {
+		t.requests++
+	}
 	noPods := len(t.pods) == 0
 	t.mu.Unlock()
 

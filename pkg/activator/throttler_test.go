@@ -12,8 +12,8 @@ func TestThrottlerCapacityAndFIFO(t *testing.T) {
 	th := newThrottler(time.Now, 10)
 	th.setPods([]string{"a", "b"}, 1)
 	ctx := context.Background()
-	p1, w1, _ := th.acquire(ctx, time.Second, nil)
-	p2, w2, _ := th.acquire(ctx, time.Second, nil)
+	p1, w1, _ := th.acquire(ctx, time.Second, false, nil)
+	p2, w2, _ := th.acquire(ctx, time.Second, false, nil)
 	if w1 || w2 || p1 == p2 {
 		t.Fatalf("two free pods: got %v/%v waited %v/%v; want both at once, on different pods", p1.addr, p2.addr, w1, w2)
 	}
@@ -24,7 +24,7 @@ func TestThrottlerCapacityAndFIFO(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, waited, err := th.acquire(ctx, 5*time.Second, nil)
+			p, waited, err := th.acquire(ctx, 5*time.Second, false, nil)
 			if err != nil || !waited {
 				t.Errorf("waiter %d: err %v waited %v", i, err, waited)
 				return
@@ -59,7 +59,7 @@ func TestThrottlerQueueFullAndTimeout(t *testing.T) {
 	cold := func() { colds++ }
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := th.acquire(context.Background(), 300*time.Millisecond, cold)
+		_, _, err := th.acquire(context.Background(), 300*time.Millisecond, false, cold)
 		done <- err
 	}()
 	for {
@@ -71,7 +71,7 @@ func TestThrottlerQueueFullAndTimeout(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if _, _, err := th.acquire(context.Background(), time.Second, cold); !errors.Is(err, errQueueFull) {
+	if _, _, err := th.acquire(context.Background(), time.Second, false, cold); !errors.Is(err, errQueueFull) {
 		t.Errorf("second request with depth 1: err = %v, want errQueueFull", err)
 	}
 	if err := <-done; !errors.Is(err, errNoPodYet) {
@@ -90,7 +90,7 @@ func TestThrottlerNewPodReleasesWaiters(t *testing.T) {
 	results := make(chan string, 3)
 	for range 3 {
 		go func() {
-			p, _, err := th.acquire(context.Background(), 5*time.Second, nil)
+			p, _, err := th.acquire(context.Background(), 5*time.Second, false, nil)
 			if err != nil {
 				results <- err.Error()
 				return
@@ -123,7 +123,7 @@ func TestThrottlerCancelledWaiterLeavesNoSlotTaken(t *testing.T) {
 	th := newThrottler(time.Now, 10)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { _, _, err := th.acquire(ctx, time.Minute, nil); done <- err }()
+	go func() { _, _, err := th.acquire(ctx, time.Minute, false, nil); done <- err }()
 	for {
 		th.mu.Lock()
 		n := len(th.waiters)
@@ -138,7 +138,7 @@ func TestThrottlerCancelledWaiterLeavesNoSlotTaken(t *testing.T) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	th.setPods([]string{"a"}, 1)
-	if p, waited, err := th.acquire(context.Background(), time.Second, nil); err != nil || waited || p.addr != "a" {
+	if p, waited, err := th.acquire(context.Background(), time.Second, false, nil); err != nil || waited || p.addr != "a" {
 		t.Fatalf("after a cancelled waiter the slot should be free: %v %v %v", p, waited, err)
 	}
 }

@@ -46,7 +46,8 @@ func NewParts(cfg Config, log *slog.Logger) Parts {
 // the steps in this order:
 //
 //  1. answerNetworkProbes: "K-Network-Probe: queue" is answered here.
-//  2. observe: load report, metrics, request log (queueing included).
+//  2. observe: load report, metrics, request log (queueing included); it
+//     takes off the activator's stats.CountedHeader.
 //  3. traced: a span continuing the caller's trace, passed on to the user
 //     container as its parent (only when tracing is on).
 //  4. enforceTimeouts: 504 when no response starts in time (queueing included).

@@ -14,11 +14,17 @@ import (
 // observe is the chain step that counts the request in the load report for
 // its whole life in the pod (queueing included), then records its metrics
 // and, if log is not nil, its log line. It survives the proxy's
-// http.ErrAbortHandler panics so that counts stay exact.
+// http.ErrAbortHandler panics so that counts stay exact. A request the
+// activator already counted (takeCountedMark) is in flight here like any
+// other, and in the metrics, but not a new request in the report.
 func observe(report *stats.Reporter, metrics *Metrics, log *requestLogger, clock Clock, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := clock.Now()
-		report.Begin()
+		if takeCountedMark(r.Header) {
+			report.BeginCounted()
+		} else {
+			report.Begin()
+		}
 		rec := &recorder{ResponseWriter: w}
 		defer func() {
 			report.End()
@@ -30,6 +36,19 @@ func observe(report *stats.Reporter, metrics *Metrics, log *requestLogger, clock
 		}()
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// takeCountedMark reports whether the activator marked the request as
+// counted in its own report (stats.CountedHeader), and removes the mark: it
+// is between the activator and this sidecar, not for the user container.
+// The chain owns the header map, so removing it here keeps it from the proxy.
+func takeCountedMark(h http.Header) bool {
+	v, ok := h[stats.CountedHeader]
+	if !ok {
+		return false
+	}
+	delete(h, stats.CountedHeader)
+	return len(v) > 0 && v[0] == stats.CountedHeaderValue
 }
 
 // recorder notes the status and body size for metrics and the log.

@@ -31,12 +31,19 @@ func NewReporter(revision, pod string, now func() time.Time) *Reporter {
 }
 
 // Begin records a request entering the pod.
-func (r *Reporter) Begin() {
+func (r *Reporter) Begin() { r.begin(1) }
+
+// BeginCounted records a request entering the pod that another source has
+// already counted in its Requests (the activator, see CountedHeader): it is
+// in flight here, but not a new request for the rate.
+func (r *Reporter) BeginCounted() { r.begin(0) }
+
+func (r *Reporter) begin(requests uint64) {
 	t := r.now()
 	r.mu.Lock()
 	r.advance(t)
 	r.inFlight++
-	r.requests++
+	r.requests += requests
 	r.mu.Unlock()
 }
 

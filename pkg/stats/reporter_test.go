@@ -92,3 +92,22 @@ func TestHandlerServesJSON(t *testing.T) {
 		t.Fatalf("served %+v, want %+v", got, want)
 	}
 }
+
+// TestReporterBeginCounted: a request another source already counted is in
+// flight and in the integral, but not in Requests.
+func TestReporterBeginCounted(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1000, 0)}
+	r := NewReporter("ns/rev", "pod", clock.Now)
+	r.BeginCounted()
+	r.Begin()
+	clock.Advance(time.Second)
+	got := r.Report()
+	if got.InFlight != 2 || got.Requests != 1 || got.ConcurrencySeconds != 2 {
+		t.Fatalf("one counted and one new request for 1s: %+v; want InFlight 2, Requests 1, ConcurrencySeconds 2", got)
+	}
+	r.End()
+	r.End()
+	if n := r.InFlight(); n != 0 {
+		t.Fatalf("InFlight after both ended = %d, want 0", n)
+	}
+}
