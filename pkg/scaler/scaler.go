@@ -22,16 +22,10 @@ const forgetAfter = 15 * time.Minute
 type Scaler struct {
 	pb.UnimplementedExternalScalerServer
 
-	clock clock.Clock
-	// onActivity, if set, hears when a revision turns active (a cold
-	// request, or KEDA's IsActive saying so after it said no) or inactive
-	// (IsActive saying no after yes): the scale-from-zero and scale-to-zero
-	// moments, for Kubernetes events. It is called without the lock held
-	// and must not block.
-	onActivity func(rev Key, active bool)
-	metrics    metrics
-	mu         sync.Mutex
-	revs       map[types.NamespacedName]*revision
+	clock   clock.Clock
+	metrics metrics
+	mu      sync.Mutex
+	revs    map[types.NamespacedName]*revision
 }
 
 // revision is the scaler's state for one revision.
@@ -45,7 +39,6 @@ type revision struct {
 	lastPoke  time.Time // the last cold request signalled
 	lastSeen  time.Time // the last time KEDA or an activator mentioned it
 	streams   map[chan struct{}]struct{}
-	active    bool // what IsActive or a cold request last said
 	// gathered is closed by this replica's first gathering round of the
 	// revision: until then it knows nothing of its pods or load.
 	gathered chan struct{}
@@ -61,21 +54,6 @@ type revision struct {
 // New returns an empty Scaler reading time from clk.
 func New(clk clock.Clock) *Scaler {
 	return &Scaler{clock: clk, revs: map[types.NamespacedName]*revision{}, metrics: newMetrics()}
-}
-
-// OnActivity sets the activity hook (see Scaler.onActivity); call it before
-// serving.
-func (s *Scaler) OnActivity(fn func(rev Key, active bool)) { s.onActivity = fn }
-
-// noteActivityLocked records what was last said about the revision and
-// returns the hook call to make after unlocking, if it changed.
-func (s *Scaler) noteActivityLocked(key Key, r *revision, active bool) func() {
-	if r.active == active || s.onActivity == nil {
-		r.active = active
-		return func() {}
-	}
-	r.active = active
-	return func() { s.onActivity(key, active) }
 }
 
 // revisionLocked returns the revision's state, creating it with spec (or
@@ -107,6 +85,7 @@ func (s *Scaler) revisionLocked(key types.NamespacedName, spec *Spec) *revision 
 func (s *Scaler) ColdRequest(key types.NamespacedName) {
 	s.metrics.coldSignals.Inc()
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	r := s.revisionLocked(key, nil)
 	r.lastPoke = s.clock.Now()
 	for ch := range r.streams {
@@ -115,9 +94,6 @@ func (s *Scaler) ColdRequest(key types.NamespacedName) {
 		default: // a wake-up is already pending on this stream
 		}
 	}
-	notify := s.noteActivityLocked(key, r, true)
-	s.mu.Unlock()
-	notify()
 }
 
 // Decide evaluates the revision's windows now.
@@ -197,12 +173,8 @@ func (s *Scaler) awaitFirstRound(ctx context.Context, spec Spec) bool {
 // not something a replica can vouch for before it has watched one).
 func (s *Scaler) Active(spec Spec) bool {
 	s.mu.Lock()
-	r := s.revisionLocked(spec.Revision, &spec)
-	active := s.activeLocked(r)
-	notify := s.noteActivityLocked(spec.Revision, r, active)
-	s.mu.Unlock()
-	notify()
-	return active
+	defer s.mu.Unlock()
+	return s.activeLocked(s.revisionLocked(spec.Revision, &spec))
 }
 
 func (s *Scaler) activeLocked(r *revision) bool {

@@ -81,21 +81,3 @@ func TestSignallerCoalescesPeerPokes(t *testing.T) {
 		t.Errorf("peer poked %d times, want 2 (one per revision per second)", n)
 	}
 }
-
-func TestOnActivity(t *testing.T) {
-	clk := clocktesting.NewFakeClock(time.Unix(1_000_000, 0))
-	s := New(clk)
-	var got []bool
-	s.OnActivity(func(rev Key, active bool) { got = append(got, active) })
-	rev := Key{Namespace: "ns", Name: "r"}
-	spec := Spec{Revision: rev, Metric: MetricConcurrency, Target: 1, StableWindow: 10 * time.Second, PanicWindowPct: 10, PanicThresholdPct: 200}
-	s.Active(spec)     // inactive from the start: no change
-	s.ColdRequest(rev) // → active
-	s.ColdRequest(rev) // still active
-	s.Active(spec)     // still active
-	clk.Step(11 * time.Second)
-	s.Active(spec) // → inactive
-	if want := []bool{true, false}; len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
-		t.Errorf("activity changes = %v, want %v", got, want)
-	}
-}

@@ -88,15 +88,6 @@ func Run(ctx context.Context, restCfg *rest.Config, cfg Config, log *slog.Logger
 
 	// The scaler and its cross-replica signal.
 	sc := scaler.New(clk)
-	scheme, err := Scheme()
-	if err != nil {
-		return err
-	}
-	events, err := activityEvents(ctx, restCfg, scheme, l.reader, log)
-	if err != nil {
-		return fmt.Errorf("activator: setting up event recording: %w", err)
-	}
-	sc.OnActivity(events)
 	signaller := &scaler.Signaller{Scaler: sc, Peers: l.ActivatorIPs, Self: cfg.PodIP, Port: cfg.AdminPort,
 		Client: &http.Client{Timeout: time.Second}, Clock: clk, Every: time.Second, Parallel: 16}
 	gatherer := &scaler.Gatherer{Scaler: sc, Targets: l, Client: &http.Client{Timeout: 800 * time.Millisecond},

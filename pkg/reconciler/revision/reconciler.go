@@ -249,7 +249,9 @@ func (r *Reconciler) activatorEndpoints(ctx context.Context, cfg Config) ([]disc
 // writeStatus writes the status when it changed, observedGeneration and
 // conditions together, and records failures and recoveries as events (not
 // the first Ready=True: a thousand new revisions would be a thousand writes
-// that tell nothing the status does not).
+// that tell nothing the status does not), and the scale crossing zero. The
+// events follow a successful write only: the write is what makes the next
+// reconcile see the new state, so an event before it could be repeated.
 func (r *Reconciler) writeStatus(ctx context.Context, orig, rev *v1.Revision) error {
 	fillEmptyMessages(&rev.Status)
 	if equality.Semantic.DeepEqual(orig.Status, rev.Status) {
@@ -267,6 +269,7 @@ func (r *Reconciler) writeStatus(ctx context.Context, orig, rev *v1.Revision) er
 	case before == corev1.ConditionFalse:
 		r.event(rev, corev1.EventTypeNormal, "Ready"+string(after), "Revision Ready is %s", after)
 	}
+	r.scaleEvent(orig, rev)
 	return nil
 }
 

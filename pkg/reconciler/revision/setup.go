@@ -67,6 +67,8 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(ControllerName).
 		For(&v1.Revision{}).
+		// Every change, without a predicate: KEDA's (or the HPA's) writes
+		// of spec.replicas are what the scale events are made of (scale.go).
 		Owns(&appsv1.Deployment{}).
 		Owns(&corev1.Service{}).
 		Owns(&discoveryv1.EndpointSlice{}).
