@@ -32,6 +32,7 @@ type ksvcSpec struct {
 	portName    string            // "h2c" for HTTP/2 without TLS; "" = Knative's default
 	labels      map[string]string // on the Service
 	traffic     []any             // spec.traffic; nil = Knative's default
+	requests    map[string]any    // the container's resources.requests
 }
 
 func (s ksvcSpec) object() *unstructured.Unstructured {
@@ -42,6 +43,9 @@ func (s ksvcSpec) object() *unstructured.Unstructured {
 	}
 	if len(env) > 0 {
 		container["env"] = env
+	}
+	if len(s.requests) > 0 {
+		container["resources"] = map[string]any{"requests": s.requests}
 	}
 	if s.portName != "" {
 		container["ports"] = []any{map[string]any{"name": s.portName, "containerPort": int64(8080)}}
