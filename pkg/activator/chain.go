@@ -202,7 +202,8 @@ func proxy(h1, h2c http.RoundTripper, errLog *slog.Logger) http.Handler {
 
 // logRequests writes one JSON line per request after it is answered. The
 // handler's own "time" is when the line was written, the end; "start" is
-// when the request arrived, as in the queue sidecar's line.
+// when the request arrived, as in the queue sidecar's line, whose fields
+// and units (seconds) these are, plus the cold start and its wait.
 func logRequests(log *slog.Logger, clk clock.PassiveClock, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r)
@@ -212,13 +213,14 @@ func logRequests(log *slog.Logger, clk clock.PassiveClock, next http.Handler) ht
 			slog.String("method", r.Method),
 			slog.String("host", r.Host),
 			slog.String("path", r.URL.Path),
+			slog.String("proto", r.Proto),
 			slog.String("revision", x.target.Revision.String()),
 			slog.Int("status", x.code()),
-			slog.Duration("latency", clk.Now().Sub(x.start)),
+			slog.Float64("latencySeconds", clk.Now().Sub(x.start).Seconds()),
 			slog.Int64("bytes", x.bytes),
 			slog.String("traceId", traceID(r.Header.Get("traceparent"))),
 			slog.Bool("cold", x.waited),
-			slog.Duration("wait", x.wait),
+			slog.Float64("waitSeconds", x.wait.Seconds()),
 		)
 	})
 }

@@ -264,9 +264,9 @@ func TestRequestLogLine(t *testing.T) {
 	}
 	want := map[string]string{
 		"level": `"INFO"`, "msg": `"request"`,
-		"start": `"2025-03-01T12:00:00Z"`, "method": `"POST"`, "host": `"hello.ns.example.com"`, "path": `"/path"`,
-		"revision": `"ns/hello-00001"`, "status": "201", "latency": "250000000", "bytes": "5",
-		"traceId": `"0af7651916cd43dd8448eb211c80319c"`, "cold": "true", "wait": "200000000",
+		"start": `"2025-03-01T12:00:00Z"`, "method": `"POST"`, "host": `"hello.ns.example.com"`, "path": `"/path"`, "proto": `"HTTP/1.1"`,
+		"revision": `"ns/hello-00001"`, "status": "201", "latencySeconds": "0.25", "bytes": "5",
+		"traceId": `"0af7651916cd43dd8448eb211c80319c"`, "cold": "true", "waitSeconds": "0.2",
 	}
 	if times := fields["time"]; len(times) != 1 {
 		t.Errorf("time: %d values %v, want slog's own once", len(times), times)
