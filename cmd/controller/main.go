@@ -5,6 +5,7 @@ package main
 import (
 	"flag"
 	"os"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -23,6 +24,8 @@ func main() {
 	flag.StringVar(&opts.LeaderElectionID, "leader-election-id", "csclr-controller", "name of the leader election Lease")
 	flag.BoolVar(&opts.Webhook, "webhook", true, "serve the admission webhook (defaulting and validation)")
 	flag.IntVar(&opts.WebhookPort, "webhook-port", 8443, "TLS port of the admission webhook")
+	flag.DurationVar(&opts.WebhookDrainPeriod, "webhook-drain-period", 10*time.Second,
+		"after SIGTERM, keep the webhook serving this long so the endpoints drop this pod first (the leader reconciles meanwhile)")
 	flag.StringVar(&opts.ScalerAddress, "scaler-address", "", "host:port of csclr's KEDA external-push scaler (default: the scaler Service in the system namespace)")
 	flag.IntVar(&opts.Workers, "workers", 4, "reconciles run at once per kind (Service, Configuration, Route, Revision)")
 	qps := flag.Float64("kube-api-qps", 100, "requests per second to the API server (client-side limit)")

@@ -60,6 +60,9 @@ type Options struct {
 	Webhook bool
 	// WebhookPort is the webhook's TLS port (default webhook.DefaultPort).
 	WebhookPort int
+	// WebhookDrainPeriod keeps the webhook serving this long after SIGTERM
+	// (webhook.Options.DrainPeriod; zero: stop at once).
+	WebhookDrainPeriod time.Duration
 	// ScalerAddress is host:port of csclr's KEDA external-push scaler, written
 	// into every ScaledObject (default: the revision reconciler's default).
 	ScalerAddress string
@@ -217,9 +220,10 @@ func register(mgr ctrl.Manager, store *config.Store, opts Options) error {
 	}
 	if opts.Webhook {
 		if err := webhook.SetupWithManager(mgr, webhook.Options{
-			WithConfig: store.LoadedContext,
-			Namespace:  opts.SystemNamespace,
-			Port:       opts.WebhookPort,
+			WithConfig:  store.LoadedContext,
+			Namespace:   opts.SystemNamespace,
+			Port:        opts.WebhookPort,
+			DrainPeriod: opts.WebhookDrainPeriod,
 		}); err != nil {
 			return fmt.Errorf("setting up the admission webhook: %w", err)
 		}

@@ -64,6 +64,12 @@ type Options struct {
 	CAValidity, CertValidity, RenewBefore, RecheckInterval time.Duration
 	// Clock drives certificate issue and renewal.
 	Clock clock.WithTicker
+
+	// DrainPeriod is how long the server keeps serving once the manager
+	// stops (SIGTERM), while the removal of this pod from the webhook
+	// Service's endpoints reaches the API server's path to it; only then
+	// does it shut down. Zero: at once (tests).
+	DrainPeriod time.Duration
 }
 
 func (o Options) withDefaults() Options {

@@ -53,6 +53,7 @@ type tlsServer struct {
 	handler http.Handler
 	certs   *certManager
 	log     logr.Logger
+	drain   time.Duration // see Options.DrainPeriod
 }
 
 // run serves once the first certificate is loaded, until ctx ends.
@@ -82,11 +83,34 @@ func (s *tlsServer) run(ctx context.Context) error {
 	case err := <-served:
 		return fmt.Errorf("webhook: serving on %s: %w", s.addr, err)
 	case <-ctx.Done():
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
+		s.drainAndShutdown(srv, served)
 		return nil
 	}
+}
+
+// drainAndShutdown keeps serving for the drain period, then shuts down
+// gracefully. The API server reaches the webhook through its Service, whose
+// endpoints still list this pod for a moment after SIGTERM: a webhook that
+// stopped at once refused (or broke) the admission requests sent to it
+// meanwhile, and the webhooks' failurePolicy Fail turned them into failed
+// kubectl applies. The manager stops this runnable before the reconcilers,
+// so a leader keeps reconciling meanwhile and hands over its Lease after.
+func (s *tlsServer) drainAndShutdown(srv *http.Server, served <-chan error) {
+	if s.drain > 0 {
+		s.log.Info("draining: serving on while the endpoints drop this pod", "period", s.drain.String())
+		t := time.NewTimer(s.drain)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-served: // the server failed meanwhile: nothing to drain
+			return
+		}
+	}
+	// Shutdown ends HTTP/2 connections with a GOAWAY, after which the API
+	// server sends its next requests on a new connection, to another pod.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
 }
 
 // debugWriter logs the HTTP server's own errors at debug level: they are

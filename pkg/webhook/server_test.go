@@ -98,3 +98,60 @@ func TestServerAnswersReviewsAndReloadsCertificates(t *testing.T) {
 		t.Error("the renewed certificate is not served")
 	}
 }
+
+// TestServerDrainsBeforeShutdown: once the manager stops it, the server
+// keeps answering for the drain period (the endpoints still send the API
+// server here), then stops.
+func TestServerDrainsBeforeShutdown(t *testing.T) {
+	c := fakeClient(t, webhookConfigurations()...)
+	clock := clienttesting.NewFakeClock(t0)
+	certs := newCertManager(testOptions(clock), c, c, logr.Discard())
+	if err := certs.sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok")) })
+	const drain = 600 * time.Millisecond
+	srv := &tlsServer{addr: freeAddr(t), handler: handler, certs: certs, log: logr.Discard(), drain: drain}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.run(ctx) }()
+
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(getSecret(t, c).Data[secretCAKey])
+	tlsCfg := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1", Time: clock.Now}
+	get := func() error {
+		// A new connection each time, as after a GOAWAY.
+		httpc := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg, DisableKeepAlives: true}}
+		resp, err := httpc.Get("https://" + srv.addr + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	for i := 0; get() != nil; i++ { // the server starts listening asynchronously
+		if i == 50 {
+			t.Fatal("the server never answered")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	cancel()
+	stoppedAt := time.Now()
+	for time.Since(stoppedAt) < drain/2 {
+		if err := get(); err != nil {
+			t.Fatalf("%s into the drain: %v", time.Since(stoppedAt).Round(time.Millisecond), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case err := <-stopped:
+		if took := time.Since(stoppedAt); err != nil || took < drain {
+			t.Errorf("run returned %v after %s, want nil after the %s drain", err, took, drain)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not stop after its drain")
+	}
+	if err := get(); err == nil {
+		t.Error("the server still answers after the drain")
+	}
+}

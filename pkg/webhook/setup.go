@@ -34,7 +34,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("webhook: building a Kubernetes client: %w", err)
 	}
 	certs := newCertManager(opts, mgr.GetClient(), mgr.GetAPIReader(), log.WithName("certificates"))
-	server := &tlsServer{addr: opts.addr(), handler: handler, certs: certs, log: log}
+	server := &tlsServer{addr: opts.addr(), handler: handler, certs: certs, log: log, drain: opts.DrainPeriod}
 
 	for _, r := range []manager.Runnable{
 		everyReplica(certs.run),
