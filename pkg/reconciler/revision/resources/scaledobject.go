@@ -38,6 +38,24 @@ const (
 // how promptly an idle revision's cooldown starts.
 const PollingIntervalSeconds = 10
 
+// cooldown is KEDA's cooldownPeriod: how long after the scaler last said
+// active a revision may go to zero. KEDA counts it from the last poll that
+// saw the revision active, which can come up to one polling interval before
+// the scaler turned inactive. Knative's scale-to-zero-pod-retention-period
+// and scale-down-delay are minimums after that moment, so a set one gets
+// the interval on top; the grace period is an upper bound in Knative and is
+// taken as it is.
+func cooldown(grace, retention, delay time.Duration) time.Duration {
+	poll := PollingIntervalSeconds * time.Second
+	atLeast := func(d time.Duration) time.Duration {
+		if d <= 0 {
+			return 0
+		}
+		return d + poll
+	}
+	return max(grace, atLeast(retention), atLeast(delay))
+}
+
 // scaleTickSeconds is Knative's autoscaler tick, used as the period of the
 // HPA's rate policies.
 const scaleTickSeconds = 2
@@ -88,7 +106,7 @@ func MakeScaledObject(rev *v1.Revision, cfg Config) (*kedav1alpha1.ScaledObject,
 			},
 			PollingInterval:       ptr.To[int32](PollingIntervalSeconds),
 			InitialCooldownPeriod: ptr.To(seconds(window)),
-			CooldownPeriod:        ptr.To(seconds(max(as.ScaleToZeroGracePeriod, retention, delay))),
+			CooldownPeriod:        ptr.To(seconds(cooldown(as.ScaleToZeroGracePeriod, retention, delay))),
 			MinReplicaCount:       ptr.To(b.min),
 			IdleReplicaCount:      b.idle,
 			MaxReplicaCount:       ptr.To(b.max),

@@ -171,7 +171,7 @@ func TestMakeScaledObject(t *testing.T) {
 				autoscaling.PanicThresholdPercentageAnnotationKey, "150"), func(so *kedav1alpha1.ScaledObject) {
 				meta(so)["window"], meta(so)["panicWindowPercentage"], meta(so)["panicThresholdPercentage"] = "2m0s", "20", "150"
 				so.Spec.InitialCooldownPeriod = ptr.To[int32](120)
-				so.Spec.CooldownPeriod = ptr.To[int32](90)
+				so.Spec.CooldownPeriod = ptr.To[int32](100) // retention 90 s + KEDA's 10 s poll
 				so.Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior.ScaleDown.StabilizationWindowSeconds = ptr.To[int32](45)
 			}},
 		}, {
@@ -256,7 +256,7 @@ func TestMakeScaledObject(t *testing.T) {
 			want: append(hpaWant(1, math.MaxInt32, "cpu", autoscalingv2.UtilizationMetricType, "80",
 				autoscaling.WindowAnnotationKey, "2m", autoscaling.ScaleDownDelayAnnotationKey, "45s"),
 				func(so *kedav1alpha1.ScaledObject) {
-					so.Spec.InitialCooldownPeriod, so.Spec.CooldownPeriod = ptr.To[int32](120), ptr.To[int32](45)
+					so.Spec.InitialCooldownPeriod, so.Spec.CooldownPeriod = ptr.To[int32](120), ptr.To[int32](55)
 					so.Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{
 						ScaleUp:   &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: ptr.To[int32](120)},
 						ScaleDown: &autoscalingv2.HPAScalingRules{StabilizationWindowSeconds: ptr.To[int32](120)},
