@@ -138,15 +138,5 @@ func createConfigMap(t *testing.T, k8s client.Client, ns, name string, data map[
 // waitFor polls check until it returns nil or 30s pass.
 func waitFor(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, 30*time.Second, what, check)
 }

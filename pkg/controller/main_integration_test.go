@@ -62,17 +62,7 @@ func namespace(t *testing.T) string {
 // eventually polls check until it returns nil or 20s pass.
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, 20*time.Second, what, check)
 }
 
 func get[T client.Object](t *testing.T, ns, name string, obj T) T {

@@ -115,10 +115,7 @@ func Build(ingresses []*networkingv1.Ingress, httpRoutes []*gatewayv1.HTTPRoute,
 	// Sorted, so that a host claimed twice always goes to the same route.
 	ings := append([]*networkingv1.Ingress(nil), ingresses...)
 	sort.Slice(ings, func(i, j int) bool {
-		if ings[i].Namespace != ings[j].Namespace {
-			return ings[i].Namespace < ings[j].Namespace
-		}
-		return ings[i].Name < ings[j].Name
+		return keyLess(Key{Namespace: ings[i].Namespace, Name: ings[i].Name}, Key{Namespace: ings[j].Namespace, Name: ings[j].Name})
 	})
 	for _, ing := range ings {
 		ours := hasClass(ing, opts.IngressClass)
